@@ -1,0 +1,1 @@
+"""Numerical parity against SadTalker golden tensors (see ``python -m talkingface.parity --help``)."""
