@@ -19,7 +19,12 @@ from talkingface.parity.golden import GoldenSet
 from talkingface.parity.tolerance import tolerance_for
 
 # Check modules, each exposing CHECKS: list of (name, callable(GoldenSet) -> dict[str, Tensor]).
-CHECK_MODULES = ("talkingface.parity.checks_coeff", "talkingface.parity.checks_render")
+CHECK_MODULES = (
+    "talkingface.parity.checks_coeff",
+    "talkingface.parity.checks_recon",
+    "talkingface.parity.checks_mapping",
+    "talkingface.parity.checks_render",
+)
 
 
 def available_checks() -> list[tuple[str, object]]:
