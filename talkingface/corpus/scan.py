@@ -1,0 +1,75 @@
+"""List a corpus tree, parse every file and pair each video with its separate audio file.
+
+Every listed file is reported exactly once: as an accepted clip's ``path`` or ``audio_uri``, or as a
+``Rejection`` with its reason. A take with audio but no video becomes an audio-only clip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from talkingface.corpus.auto import parse
+from talkingface.corpus.labels import ClipLabel, Rejection
+from talkingface.corpus.names import split_name
+
+AUDIO_PREFERENCE = (".wav", ".m4a", ".mp3")  # lossless first
+
+
+def list_files(uri: str) -> list[str]:
+    """Every file under ``uri`` (local dir, local file, ``file://`` or a remote URI), sorted."""
+    if "://" in uri and not uri.startswith("file://"):
+        from storage import list_uris
+
+        return sorted(list_uris(uri))
+    root = Path(uri.removeprefix("file://"))
+    if root.is_file():
+        return [str(root)]
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus root {uri!r} does not exist")
+    return sorted(str(p) for p in root.rglob("*") if p.is_file())
+
+
+def scan(uri: str, dataset: str = "auto") -> Iterator[ClipLabel | Rejection]:
+    """Accepted clips and rejected files under ``uri``, in path order."""
+    items = [parse(path, dataset) for path in list_files(uri)]
+    labels = [item for item in items if isinstance(item, ClipLabel)]
+    rejected = [item for item in items if isinstance(item, Rejection)]
+    yield from sorted([*pair(labels), *rejected], key=lambda item: item.path)
+
+
+def pair(labels: Iterable[ClipLabel]) -> list[ClipLabel | Rejection]:
+    """Give each video the preferred audio file of its take; extra copies become rejections."""
+    takes: dict[str, list[ClipLabel]] = defaultdict(list)
+    for label in labels:
+        takes[label.take].append(label)
+    out: list[ClipLabel | Rejection] = []
+    for take, group in takes.items():
+        audios = sorted((lb for lb in group if lb.modality == "audio"), key=_audio_rank)
+        videos = sorted((lb for lb in group if lb.modality != "audio"), key=lambda lb: lb.path)
+        chosen = audios[0] if audios else None
+        if chosen is not None and not videos:
+            out.append(chosen)  # audio-only clip
+        for extra in audios[1:]:
+            out.append(_duplicate(extra, f"duplicate audio of take {take}; using {chosen.path}"))
+        kept_views: dict[str | None, ClipLabel] = {}
+        for video in videos:
+            if video.view in kept_views:
+                first = kept_views[video.view].path
+                out.append(_duplicate(video, f"duplicate video of take {take}; using {first}"))
+                continue
+            kept_views[video.view] = video
+            out.append(dataclasses.replace(video, audio_uri=chosen.path if chosen else None))
+    return out
+
+
+def _audio_rank(label: ClipLabel) -> tuple[int, str]:
+    ext = split_name(label.path)[2]
+    rank = AUDIO_PREFERENCE.index(ext) if ext in AUDIO_PREFERENCE else len(AUDIO_PREFERENCE)
+    return rank, label.path
+
+
+def _duplicate(label: ClipLabel, reason: str) -> Rejection:
+    return Rejection(path=label.path, reason=reason, dataset=label.dataset)
