@@ -1,0 +1,82 @@
+"""Per-video-frame audio features: frame count at 25 fps, the clip mel, and 16x80 mel windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from talkingface.audio.io import AudioSource, describe_source, load_audio
+from talkingface.audio.mel import MelConfig, melspectrogram
+
+FPS = 25
+DEFAULT_MEL = MelConfig()
+WINDOW_MEL_FRAMES = 16  # 200 ms of mel per video frame
+WINDOW_LEAD_FRAMES = 2  # a window starts 2 video frames (80 ms) before its frame
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """A clip's audio prepared for Audio2Coeff.
+
+    ``wav`` [T*640] float32 (cropped/zero-padded), ``mel`` [M, 80] float64 with M = 1 + T*640//200,
+    ``windows`` [T, 80, 16] float32: the mel window of each video frame (mel bins x time).
+    """
+
+    wav: np.ndarray
+    num_frames: int
+    mel: np.ndarray
+    windows: np.ndarray
+
+
+def samples_per_frame(sr: int = 16000, fps: int = FPS) -> int:
+    """Audio samples per video frame (640 at 16 kHz and 25 fps)."""
+    return sr // fps
+
+
+def num_video_frames(num_samples: int, sr: int = 16000, fps: int = FPS) -> int:
+    """T = floor(samples / samples_per_frame): the number of video frames the audio drives."""
+    return int(num_samples / (sr / fps))
+
+
+def crop_or_pad(wav: np.ndarray, length: int) -> np.ndarray:
+    """``wav`` cut to ``length`` samples or zero-padded at the end."""
+    if wav.shape[0] >= length:
+        return wav[:length]
+    return np.pad(wav, (0, length - wav.shape[0]))
+
+
+def mel_window_starts(num_frames: int, mel_fps: float = 80.0, fps: int = FPS) -> np.ndarray:
+    """First mel row of each frame's window: int(80 * (i - 2) / 25), truncated towards zero."""
+    shifted = np.arange(num_frames, dtype=np.float64) - WINDOW_LEAD_FRAMES
+    return np.trunc(mel_fps * (shifted / float(fps))).astype(np.int64)
+
+
+def mel_windows(mel: np.ndarray, num_frames: int, fps: int = FPS) -> np.ndarray:
+    """[T, 80, 16] float32 windows of ``mel`` [M, 80]; row indices clamped to [0, M-1]."""
+    rows = mel_window_starts(num_frames, fps=fps)[:, None] + np.arange(WINDOW_MEL_FRAMES)  # [T, 16]
+    rows = np.clip(rows, 0, mel.shape[0] - 1)
+    return np.ascontiguousarray(mel[rows].transpose(0, 2, 1), dtype=np.float32)
+
+
+def features_from_wav(wav: np.ndarray, cfg: MelConfig = DEFAULT_MEL, fps: int = FPS) -> AudioFeatures:
+    """Frame count, crop/pad, mel and per-frame windows of a mono waveform at ``cfg.sample_rate``."""
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim != 1:
+        raise ValueError(f"wav must be mono 1-D, got shape {wav.shape}")
+    num_frames = num_video_frames(wav.shape[0], cfg.sample_rate, fps)
+    if num_frames < 1:
+        seconds = wav.shape[0] / cfg.sample_rate
+        raise ValueError(f"audio too short: {seconds:.3f} s gives no video frame at {fps} fps")
+    wav = crop_or_pad(wav, num_frames * samples_per_frame(cfg.sample_rate, fps))
+    mel = melspectrogram(wav, cfg)
+    return AudioFeatures(wav=wav, num_frames=num_frames, mel=mel, windows=mel_windows(mel, num_frames, fps))
+
+
+def audio_features(source: AudioSource, cfg: MelConfig = DEFAULT_MEL, fps: int = FPS) -> AudioFeatures:
+    """Load ``source`` (path or bytes) at ``cfg.sample_rate`` and build its :class:`AudioFeatures`."""
+    wav = load_audio(source, cfg.sample_rate)
+    try:
+        return features_from_wav(wav, cfg, fps)
+    except ValueError as err:
+        raise ValueError(f"{describe_source(source)}: {err}") from err
