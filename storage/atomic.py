@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+_STAGING = re.compile(r"^\..*\.tmp-[0-9a-f]{12}(\.[^.]*)?$")
+
+
+def is_staging_name(name: str) -> bool:
+    """Whether a file name is an in-flight (or crashed) staging file of :func:`local_atomic_path`."""
+    return _STAGING.match(name) is not None
 
 
 @contextlib.contextmanager
@@ -17,7 +25,7 @@ def local_atomic_path(final: Path) -> Iterator[Path]:
     of ``final`` see the old content or the complete new content, never a mix.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}.tmp{final.suffix}")
+    temp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:12]}{final.suffix}")
     try:
         yield temp
         if not temp.is_file():

@@ -24,7 +24,7 @@ from typing import BinaryIO
 import boto3.s3.transfer
 import botocore.exceptions
 
-from storage.atomic import local_atomic_path
+from storage.atomic import is_staging_name, local_atomic_path
 from storage.s3 import head_object, is_not_found, s3_client
 from storage.uri import parse_uri
 
@@ -137,14 +137,16 @@ def list_uris(prefix_uri: str) -> list[str]:
     """All files/objects below the directory or prefix ``prefix_uri``, recursively, sorted, as full URIs.
 
     The prefix is a directory: ``s3://b/run1`` lists ``run1/...`` but not ``run10/...``. Zero-byte
-    directory markers (keys ending in ``/``) are skipped. A missing directory or prefix gives ``[]``.
+    directory markers (keys ending in ``/``) and local staging files of unfinished atomic writes are
+    skipped. A missing directory or prefix gives ``[]``.
     """
     loc = parse_uri(prefix_uri)
     if not loc.is_s3:
         root = Path(loc.path)
         if not root.is_dir():
             return []
-        return sorted(loc.child(str(p.relative_to(root))).uri for p in root.rglob("*") if p.is_file())
+        files = (p for p in root.rglob("*") if p.is_file() and not is_staging_name(p.name))
+        return sorted(loc.child(str(p.relative_to(root))).uri for p in files)
     prefix = loc.path if not loc.path or loc.path.endswith("/") else loc.path + "/"
     pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=prefix)
     try:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from storage.tables import from_table, to_table
+
+__all__ = ["from_table", "to_table"]  # re-exported: rows <-> tables live next to the schemas they serve
+
 SAMPLE_RATE = 16_000
 FPS = 25
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
@@ -73,11 +77,11 @@ BETAS_SCHEMA = _schema(
         _field("trans", per_frame(3), "per frame: head translation (x, y, z)"),
         _field("crop", per_frame(3), "per frame: crop/alignment parameters (s, tx, ty)"),
         _field(
-            "coeffs",
+            "full",
             per_frame(COEFF_DIM),
             "per frame: full 257 recon coefficients (id|exp|tex|angle|gamma|trans)",
         ),
-        _field("mel", per_frame(MEL_WINDOW), "per frame: 80x16 mel window (80 bins x 16 steps), row-major"),
+        _field("mels", per_frame(MEL_WINDOW), "per frame: 80x16 mel window (80 bins x 16 steps), row-major"),
         _field("face_found", pa.list_(pa.bool_()), "per frame: whether a face was detected"),
     ],
 )
@@ -129,7 +133,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     for s in (CLIPS_SCHEMA, BETAS_SCHEMA, ERRORS_SCHEMA, RENDER_MANIFEST_SCHEMA, RENDER_RESULTS_SCHEMA)
 }
 
-BETAS_PER_FRAME = ("exp", "angle", "trans", "crop", "coeffs", "mel", "face_found")
+BETAS_PER_FRAME = ("exp", "angle", "trans", "crop", "full", "mels", "face_found")
 
 
 def check_schema(table: pa.Table, schema: pa.Schema) -> None:

@@ -2,11 +2,12 @@
 
 Row values may be numpy arrays: a per-frame column (``list<fixed_size_list<D>>``) takes a ``(T, D)``
 array, a fixed-size-list column a ``(D,)`` array and a primitive list column a ``(T,)`` array;
-:func:`from_table` gives the same shapes back.
+:func:`from_table` gives the same shapes back. Timestamps may be ``datetime`` or POSIX seconds.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import numpy as np
@@ -46,6 +47,13 @@ def _vectors(field: pa.Field, values: list, width: int, ndim: int) -> tuple[np.n
     return flat, lengths
 
 
+def _as_datetime(value):
+    """Numbers in timestamp columns are POSIX seconds (``time.time()``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    return value
+
+
 def _column(field: pa.Field, values: list) -> pa.Array:
     type_ = field.type
     mask = pa.array([v is None for v in values], pa.bool_())
@@ -63,6 +71,8 @@ def _column(field: pa.Field, values: list) -> pa.Array:
         flat, lengths = _vectors(field, values, 0, 1)
         offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
         return pa.ListArray.from_arrays(offsets, pa.array(flat, type_.value_type), type=type_, mask=mask)
+    if pa.types.is_timestamp(type_):
+        values = [_as_datetime(v) for v in values]
     try:
         return pa.array(values, type=type_)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:

@@ -41,8 +41,8 @@ def betas_row(rng: np.random.Generator, clip_id: str, n_frames: int) -> dict:
         "angle": frames(3),
         "trans": frames(3),
         "crop": frames(3),
-        "coeffs": frames(257),
-        "mel": frames(80 * 16),
+        "full": frames(257),
+        "mels": frames(80 * 16),
         "face_found": rng.random(n_frames) > 0.2,
     }
 
@@ -181,15 +181,15 @@ def test_betas_table_validates_and_slices(tmp_path):
 def test_validate_betas_rejects_inconsistent_lengths():
     rng = np.random.default_rng(2)
     short_mel = betas_row(rng, "ravdess/short-mel", 6)
-    short_mel["mel"] = short_mel["mel"][:-1]
-    with pytest.raises(ValueError, match=r"'mel'.*ravdess/short-mel"):
+    short_mel["mels"] = short_mel["mels"][:-1]
+    with pytest.raises(ValueError, match=r"'mels'.*ravdess/short-mel"):
         validate_betas_table(to_table([betas_row(rng, "ok", 4), short_mel], BETAS_SCHEMA))
     wrong_count = betas_row(rng, "mead/wrong-count", 6)
     wrong_count["audio_samples"] = 8 * SAMPLES_PER_FRAME
     with pytest.raises(ValueError, match=r"audio_samples // 640.*mead/wrong-count"):
         validate_betas_table(to_table([wrong_count], BETAS_SCHEMA))
-    with pytest.raises(ValueError, match="missing column 'mel'"):
-        validate_betas_table(to_table([betas_row(rng, "x", 3)], BETAS_SCHEMA).drop_columns(["mel"]))
+    with pytest.raises(ValueError, match="missing column 'mels'"):
+        validate_betas_table(to_table([betas_row(rng, "x", 3)], BETAS_SCHEMA).drop_columns(["mels"]))
 
 
 def test_to_table_rejects_bad_rows():
@@ -219,3 +219,10 @@ def test_read_table_directory_with_schema_and_missing(table_root):
     missing = join(table_root, "nothing-here")
     with pytest.raises(FileNotFoundError, match=re.escape(missing)):
         read_table(missing)
+
+
+def test_timestamps_accept_posix_seconds():
+    when = dt.datetime(2026, 3, 4, 5, 6, 7, 250000, tzinfo=dt.timezone.utc)
+    row = {"clip_id": "c", "source_uri": "s3://raw/c.mp4", "stage": "decode", "reason": "EOFError"}
+    table = to_table([{**row, "timestamp": when.timestamp()}, {**row, "timestamp": when}], SCHEMAS["errors"])
+    assert [r["timestamp"] for r in from_table(table)] == [when, when]

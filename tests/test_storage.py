@@ -31,6 +31,7 @@ from storage import (
     s3_client,
     write_bytes_atomic,
 )
+from storage.atomic import local_atomic_path
 
 MiB = 1024 * 1024
 SMALL_PARTS = UploadConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=2)
@@ -254,3 +255,13 @@ def test_arrow_filesystem_interoperates_with_boto3(s3_bucket, tmp_path):
         assert stream.read() == b"from boto3"
     local_fs, local_path = arrow_filesystem(Path("rel") / "x")
     assert isinstance(local_fs, pafs.LocalFileSystem) and local_path == os.path.abspath("rel/x")
+
+
+def test_list_uris_skips_in_flight_local_writes(tmp_path):
+    done = tmp_path / "done.parquet"
+    write_bytes_atomic(str(done), b"complete")
+    with local_atomic_path(tmp_path / "busy.parquet") as staging:
+        staging.write_bytes(b"partial")
+        assert staging.suffix == ".parquet"
+        assert list_uris(str(tmp_path)) == [str(done)]
+    assert list_uris(str(tmp_path)) == [str(tmp_path / "busy.parquet"), str(done)]
