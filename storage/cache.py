@@ -71,8 +71,10 @@ def download_to_cache(uri: str, cache_dir: Path | None = None) -> Path:
     try:
         body = s3_client().get_object(Bucket=loc.bucket, Key=loc.path, IfMatch=etag)["Body"]
     except botocore.exceptions.ClientError as error:
-        if is_not_found(error) or error.response.get("Error", {}).get("Code") == "PreconditionFailed":
-            raise FileNotFoundError(f"{uri} changed or vanished while downloading; retry") from None
+        if is_not_found(error):
+            raise FileNotFoundError(f"no such object: {uri} (deleted while downloading)") from None
+        if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            raise OSError(f"{uri} was replaced while downloading (ETag changed); retry") from None
         raise
     with local_atomic_path(data) as temp, open(temp, "wb") as out:
         shutil.copyfileobj(body, out, MiB)
