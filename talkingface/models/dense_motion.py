@@ -127,14 +127,14 @@ class DenseMotionNetwork(nn.Module):
         motions = self.sparse_motions((d, h, w), kp_driving, kp_source)  # [B, K+1, D, h, w, 3]
         repeated = feature[:, None].expand(b, k1, *feature.shape[1:]).reshape(b * k1, -1, d, h, w)
         deformed = F.grid_sample(repeated, motions.reshape(b * k1, d, h, w, 3), align_corners=False)
-        deformed = deformed.view(b, k1, -1, d, h, w)  # [B, K+1, c, D, h, w]
+        deformed = deformed.reshape(b, k1, -1, d, h, w)  # [B, K+1, c, D, h, w]
 
         variance = self.config.kp_variance
         heat = keypoint_gaussians(kp_driving, (d, h, w), variance) - keypoint_gaussians(
             kp_source, (d, h, w), variance
         )
         heat = torch.cat([heat.new_zeros(b, 1, d, h, w), heat], dim=1)  # [B, K+1, D, h, w], background 0
-        x = torch.cat([heat[:, :, None], deformed], dim=2).view(b, -1, d, h, w)  # [B, (K+1)(c+1), D, h, w]
+        x = torch.cat([heat[:, :, None], deformed], dim=2).reshape(b, -1, d, h, w)  # [B, (K+1)(c+1), D, h, w]
 
         prediction = self.hourglass(x)  # [B, F, D, h, w]
         mask = F.softmax(self.mask(prediction), dim=1)  # [B, K+1, D, h, w]

@@ -105,7 +105,7 @@ class OcclusionAwareSPADEGenerator(nn.Module):
             x = block(x)
         x = self.second(x)  # [B, max_features, h, w]
         b, _, h, w = x.shape
-        return self.resblocks_3d(x.view(b, cfg.reshape_channel, cfg.reshape_depth, h, w))
+        return self.resblocks_3d(x.reshape(b, cfg.reshape_channel, cfg.reshape_depth, h, w))
 
     def motion(self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> DenseMotion:
         """Dense motion of B frames: feature [B, ...], kp_driving [B, K, 3], kp_source [B or 1, K, 3]."""

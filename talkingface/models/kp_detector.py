@@ -100,7 +100,7 @@ class KPHourglass(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, 3, h, w] -> [B, be, D, h, w]
         x = self.conv(self.down_blocks(x))  # [B, reshape_channel, h/2^n, w/2^n]
         b, c, h, w = x.shape
-        x = x.view(b, c // self.reshape_depth, self.reshape_depth, h, w)
+        x = x.reshape(b, c // self.reshape_depth, self.reshape_depth, h, w)
         return self.up_blocks(x)
 
 
@@ -124,6 +124,6 @@ class KPDetector(nn.Module):
         small = image if self.down is None else self.down(image)  # [B, 3, S/4, S/4]
         logits = self.kp(self.predictor(small))  # [B, K, D, S/4, S/4]
         b, k, d, h, w = logits.shape
-        heat = F.softmax(logits.view(b, k, -1) / cfg.temperature, dim=2).view(b, k, d, h, w, 1)
+        heat = F.softmax(logits.reshape(b, k, -1) / cfg.temperature, dim=2).view(b, k, d, h, w, 1)
         grid = coordinate_grid(d, h, w, dtype=heat.dtype, device=heat.device)  # [D, H, W, 3]
         return (heat * grid).sum(dim=(2, 3, 4))  # [B, K, 3]

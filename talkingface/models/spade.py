@@ -31,10 +31,15 @@ class SpectralNormConv2d(nn.Module):
         weight = torch.empty(out_channels, in_channels, kernel_size, kernel_size)
         nn.init.kaiming_uniform_(weight, a=5**0.5)
         self.weight_orig = nn.Parameter(weight)
-        v = F.normalize(torch.randn(weight[0].numel()), dim=0)
-        self.register_buffer("weight_u", F.normalize(weight.flatten(1) @ v, dim=0))
-        self.register_buffer("weight_v", v)
+        self.register_buffer("weight_u", torch.empty(out_channels))
+        self.register_buffer("weight_v", F.normalize(torch.randn(weight[0].numel()), dim=0))
         self.padding = kernel_size // 2
+        self.reset_u()
+
+    @torch.no_grad()
+    def reset_u(self) -> None:
+        """Set u = normalize(W v), as a converged power iteration leaves it; call after changing W."""
+        self.weight_u.copy_(F.normalize(self.weight_orig.flatten(1) @ self.weight_v, dim=0))
 
     def weight(self) -> torch.Tensor:
         """weight_orig / sigma, computed outside autocast so sigma keeps the parameters' precision."""

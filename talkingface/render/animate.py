@@ -1,0 +1,178 @@
+"""Batched, streaming face rendering: one source image + driving keypoints -> uint8 video frames.
+
+SadTalker's ``make_animation`` re-runs the whole generator (encoder included) for every step and keeps
+every prediction in memory. Here the per-source work (canonical keypoints, the generator's feature
+volume) is done once by ``FaceRenderer.prepare``; ``FaceRenderer.frames`` then renders contiguous
+batches of driving frames and yields them one by one as uint8 HWC arrays, so a long clip never holds
+more than one batch. Keypoints come from ``talkingface.render.keypoints.transform_keypoints`` applied to
+``PreparedSource.kp_canonical``.
+
+Typical use::
+
+    renderer = FaceRenderer(*load_renderer(OFFICIAL, kp_state, gen_state), RenderOptions(batch_size=4))
+    source = renderer.prepare(image)                      # [1, 3, S, S] in [0, 1]
+    kp_source = transform_keypoints(source.kp_canonical, mapping(source_semantics))
+    for frame in renderer.frames(source, kp_source, kp_driving):   # kp_driving [T, K, 3]
+        writer.write(frame)                               # np.uint8 [S, S, 3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from talkingface.models.generator import OcclusionAwareSPADEGenerator
+from talkingface.models.kp_detector import KPDetector
+from talkingface.render.configs import RendererConfig
+
+AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How frames are computed; none of these change the result beyond float rounding."""
+
+    batch_size: int = 4  # driving frames per generator call
+    autocast: str | None = None  # "bfloat16" / "float16" (meant for CUDA); None = float32 throughout
+    channels_last: bool = False  # channels-last weights and activations (channels_last_3d for volumes)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
+            raise ValueError(
+                f"autocast must be None or one of {sorted(AUTOCAST_DTYPES)}, got {self.autocast!r}"
+            )
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """Per-source-image work, reusable for any number of driving clips."""
+
+    kp_canonical: torch.Tensor  # [1, K, 3] float32, KPDetector output
+    feature: torch.Tensor  # [1, C, D, S/4, S/4] generator feature volume (on the renderer's device)
+    size: tuple[int, int]  # (H, W) of the source image and of every rendered frame
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images [B, 3, H, W] in [0, 1] -> uint8 [B, H, W, 3], exactly as ``skimage.img_as_ubyte``.
+
+    That is round-half-to-even of float32(x * 255); values outside [0, 1] are clipped.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
+    x = images.float()
+    if not torch.isfinite(x).all():
+        raise ValueError("images contain NaN or infinite values")
+    return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def contiguous_batches(
+    kp_driving: torch.Tensor | Iterable[torch.Tensor], batch_size: int
+) -> Iterator[torch.Tensor]:
+    """Driving keypoints [T, K, 3] (or an iterable of [n, K, 3] chunks) in order, as [<=batch_size, K, 3]."""
+    chunks = [kp_driving] if isinstance(kp_driving, torch.Tensor) else kp_driving
+    pending: list[torch.Tensor] = []
+    count = 0
+    for chunk in chunks:
+        if not isinstance(chunk, torch.Tensor) or chunk.ndim != 3 or chunk.shape[2] != 3:
+            shape = tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__
+            raise ValueError(f"kp_driving must be [T, K, 3] (or chunks of [n, K, 3]), got {shape}")
+        pending.append(chunk)
+        count += chunk.shape[0]
+        while count >= batch_size:
+            joined = torch.cat(pending)
+            yield joined[:batch_size]
+            pending, count = [joined[batch_size:]], count - batch_size
+    if count:
+        yield torch.cat(pending)
+
+
+def _channels_last(net: torch.nn.Module) -> None:
+    for param in net.parameters():
+        if param.ndim == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+        elif param.ndim == 5:
+            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
+
+
+class FaceRenderer:
+    """KPDetector + OcclusionAwareSPADEGenerator on one device, rendering batches under inference mode."""
+
+    def __init__(
+        self,
+        kp_detector: KPDetector,
+        generator: OcclusionAwareSPADEGenerator,
+        options: RenderOptions | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.options = options or RenderOptions()
+        self.device = torch.device(device)
+        self.kp_detector = kp_detector.to(self.device).eval()
+        self.generator = generator.to(self.device).eval()
+        if self.options.channels_last:
+            _channels_last(self.kp_detector)
+            _channels_last(self.generator)
+        self.size_multiple = RendererConfig(kp_detector.config, generator.config).size_multiple
+        self.num_kp = generator.config.num_kp
+
+    def _autocast(self) -> torch.autocast:
+        dtype = AUTOCAST_DTYPES.get(self.options.autocast)
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    def _image(self, image: torch.Tensor) -> torch.Tensor:
+        if image.ndim == 3:
+            image = image[None]
+        if image.ndim != 4 or image.shape[:2] != (1, 3) or not image.is_floating_point():
+            raise ValueError(
+                f"source image must be a float [1, 3, H, W] or [3, H, W] tensor, got {tuple(image.shape)}"
+            )
+        h, w = image.shape[2:]
+        if h % self.size_multiple or w % self.size_multiple:
+            raise ValueError(f"source image sides must be multiples of {self.size_multiple}, got {h}x{w}")
+        if image.min() < 0 or image.max() > 1:
+            raise ValueError("source image values must lie in [0, 1]")
+        image = image.to(self.device, torch.float32)
+        return image.contiguous(memory_format=torch.channels_last) if self.options.channels_last else image
+
+    @torch.inference_mode()
+    def prepare(self, image: torch.Tensor) -> PreparedSource:
+        """Canonical keypoints (always float32) and the generator's feature volume of a source image."""
+        image = self._image(image)
+        kp_canonical = self.kp_detector(image).float()
+        with self._autocast():
+            feature = self.generator.encode(image)
+        if self.options.channels_last:
+            feature = feature.contiguous(memory_format=torch.channels_last_3d)
+        return PreparedSource(kp_canonical=kp_canonical, feature=feature, size=tuple(image.shape[2:]))
+
+    @torch.inference_mode()
+    def predict(
+        self, source: PreparedSource, kp_source: torch.Tensor, kp_driving: torch.Tensor
+    ) -> torch.Tensor:
+        """One batch: kp_source [1, K, 3], kp_driving [B, K, 3] -> float32 frames [B, 3, H, W] in [0, 1]."""
+        k = self.num_kp
+        if kp_source.shape != (1, k, 3):
+            raise ValueError(f"kp_source must be [1, {k}, 3], got {tuple(kp_source.shape)}")
+        if kp_driving.ndim != 3 or kp_driving.shape[1:] != (k, 3):
+            raise ValueError(f"kp_driving must be [B, {k}, 3], got {tuple(kp_driving.shape)}")
+        kp_source = kp_source.to(self.device, torch.float32)
+        kp_driving = kp_driving.to(self.device, torch.float32)
+        feature = source.feature.expand(kp_driving.shape[0], *source.feature.shape[1:])
+        with self._autocast():
+            motion = self.generator.motion(feature, kp_driving, kp_source)
+            return self.generator.decode(feature, motion).float()
+
+    def frames(
+        self,
+        source: PreparedSource,
+        kp_source: torch.Tensor,
+        kp_driving: torch.Tensor | Iterable[torch.Tensor],
+    ) -> Iterator[np.ndarray]:
+        """One uint8 [H, W, 3] frame per driving row, rendered ``batch_size`` contiguous frames at a time."""
+        for batch in contiguous_batches(kp_driving, self.options.batch_size):
+            frames = to_uint8(self.predict(source, kp_source, batch)).cpu().numpy()
+            yield from frames
