@@ -6,6 +6,7 @@ worker inherits it (ray.md: token auth, PYTHONPATH for UDF pickling, usage stats
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -65,10 +66,8 @@ def s3_bucket(s3_endpoint, request) -> str:
 
     name = "tf-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     client = boto3.client("s3", endpoint_url=s3_endpoint)
-    try:
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=name)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
     yield name
     objects = client.list_objects_v2(Bucket=name).get("Contents", [])
     for obj in objects:
