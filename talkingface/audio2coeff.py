@@ -4,7 +4,7 @@ Randomness is explicit and seeded (``Audio2CoeffConfig.seed``):
 
 * Blinks: :func:`blink_sequence` places 5-frame blinks (0.5, 0.9, 1, 0.9, 0.5) after gaps drawn
   uniformly from ``[min(10, T), min(T // 2, 70))`` with ``random.Random(seed)``, stopping when the next
-  blink would not end before the last frame; clips of 20 frames or fewer get none. This is SadTalker's
+  blink would not end before the last frame; clips of 21 frames or fewer get none. This is SadTalker's
   rule, and since ``random.Random(seed).choice`` draws like the global ``random`` after
   ``random.seed(seed)``, it also reproduces SadTalker's sequence for the same seed.
 * PoseVAE latents: one z per 32-frame chunk, ``torch.randn(n_chunks, 64)`` from
@@ -78,10 +78,10 @@ class CoeffPrediction:
 def blink_sequence(num_frames: int, seed: int) -> np.ndarray:
     """Seeded blink ratios [T, 1] float32 (rule in the module docstring)."""
     ratio = np.zeros((num_frames, 1), dtype=np.float32)
-    if num_frames <= 20:
+    gaps = range(min(10, num_frames), min(num_frames // 2, 70))
+    if num_frames <= 20 or not gaps:  # SadTalker fails on an empty gap range (T = 21); no blinks here
         return ratio
     rng = random.Random(seed)
-    gaps = range(min(10, num_frames), min(num_frames // 2, 70))
     frame = 0
     while frame < num_frames:
         start = frame + rng.choice(gaps)

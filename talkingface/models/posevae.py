@@ -170,12 +170,13 @@ class Audio2Pose(nn.Module):
         """
         seq = self.cfg.seq_len
         plan = PoseChunks.plan(frame_emb.shape[0] + 1, seq)
-        chunks = list(frame_emb[: plan.full * seq].reshape(plan.full, seq, -1))
+        width = frame_emb.shape[-1]
+        chunks = frame_emb[: plan.full * seq].reshape(plan.full, seq, width)
         if plan.remainder:
             last = frame_emb[-seq:]
-            pad = last[:1].expand(seq - last.shape[0], -1)
-            chunks.append(torch.cat([pad, last], dim=0))
-        return torch.stack(chunks) if chunks else frame_emb.new_zeros(0, seq, frame_emb.shape[-1])
+            pad = last[:1].expand(seq - last.shape[0], width)
+            chunks = torch.cat([chunks, torch.cat([pad, last])[None]])
+        return chunks
 
     def predict(
         self, frame_emb: torch.Tensor, ref_pose: torch.Tensor, z: torch.Tensor, pose_style: int
