@@ -135,6 +135,7 @@ def test_no_face_needs_the_explicit_standard_fallback(golden):
         (np.zeros((64, 64), np.uint8), np.zeros((68, 2)), "image"),
         (np.zeros((64, 64, 4), np.uint8), np.zeros((68, 2)), "image"),
         (np.zeros((64, 64, 3), np.uint8), np.zeros((67, 2)), "landmarks"),
+        (np.zeros((64, 64, 3), np.uint8), np.zeros((68, 3)), "landmarks"),
         (np.zeros((64, 64, 3), np.uint8), np.full((68, 2), np.nan), "landmarks"),
     ],
 )

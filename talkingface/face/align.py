@@ -67,7 +67,7 @@ def standard_landmarks() -> np.ndarray:
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:
     """68 points [68, D] -> [5, D]: left eye centre, right eye centre, nose tip, mouth corners."""
-    lm = _check_points(landmarks, 68, "landmarks")
+    lm = _check_points(landmarks, 68, "landmarks", dims=(2, 3))
     return np.stack(
         [
             lm[list(_LEFT_EYE)].mean(axis=0),
@@ -167,9 +167,9 @@ def coeff_row(full: torch.Tensor, trans: TransParams | list[TransParams]) -> tor
     return full_to_73(full, crop)
 
 
-def _check_points(points: np.ndarray, n: int, name: str) -> np.ndarray:
-    if points.ndim != 2 or points.shape[0] != n or points.shape[1] not in (2, 3):
-        raise ValueError(f"{name}: expected [{n}, 2] points, got shape {points.shape}")
+def _check_points(points: np.ndarray, n: int, name: str, dims: tuple[int, ...] = (2,)) -> np.ndarray:
+    if points.ndim != 2 or points.shape[0] != n or points.shape[1] not in dims:
+        raise ValueError(f"{name}: expected [{n}, {' or '.join(map(str, dims))}] points, got {points.shape}")
     if not np.all(np.isfinite(points)):
         raise ValueError(f"{name}: contains NaN or inf")
     return points
