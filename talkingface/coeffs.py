@@ -52,7 +52,9 @@ class CoeffLayout:
 
     def _check(self, rows) -> None:
         if rows.shape[-1] != self.dim:
-            raise ValueError(f"expected last dim {self.dim} for layout {self.name!r}, got {tuple(rows.shape)}")
+            raise ValueError(
+                f"expected last dim {self.dim} for layout {self.name!r}, got {tuple(rows.shape)}"
+            )
 
 
 FULL_257 = CoeffLayout(

@@ -78,13 +78,17 @@ def run(golden_file: str, only: list[str] | None = None, out=sys.stdout) -> int:
             print(f"{key:34s} {'-':>14s} {tol:10.0e}  FAIL ({err})", file=out)
         worst |= status == "FAIL"
     checked = sum(k in produced for k in golden.tensors)
-    print(f"# {checked}/{len(golden.tensors)} tensors checked, crashed checks: {failures or 'none'}", file=out)
+    print(
+        f"# {checked}/{len(golden.tensors)} tensors checked, crashed checks: {failures or 'none'}", file=out
+    )
     return 1 if worst or failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m talkingface.parity", description=__doc__)
-    parser.add_argument("golden", help="golden .safetensors (its .json, manifest.json, weight_rule.py beside it)")
+    parser.add_argument(
+        "golden", help="golden .safetensors (its .json, manifest.json, weight_rule.py beside it)"
+    )
     parser.add_argument("--only", nargs="*", help="run only checks whose name starts with one of these")
     args = parser.parse_args(argv)
     return run(args.golden, args.only)

@@ -35,7 +35,9 @@ class GoldenSet:
         meta_file = path.with_suffix(".json")
         for needed in (path, meta_file, folder / "manifest.json", folder / "weight_rule.py"):
             if not needed.is_file():
-                raise FileNotFoundError(f"parity needs {needed} (golden file, its .json, manifest.json, weight_rule.py)")
+                raise FileNotFoundError(
+                    f"parity needs {needed} (golden file, its .json, manifest.json, weight_rule.py)"
+                )
         return cls(
             path=path,
             tensors=load_file(str(path)),
