@@ -204,3 +204,5 @@ def test_storage_uri_source(ckpt_dirs, s3_bucket):
     from_file_uri = read_parts(local_file.as_uri(), ["audio2exp"])["audio2exp"]
     local = read_parts(current, ["audio2exp"])["audio2exp"]
     assert all(torch.equal(from_s3[k], v) and torch.equal(from_file_uri[k], v) for k, v in local.items())
+    with pytest.raises(CheckpointError, match="not found"):
+        read_parts(f"s3://{s3_bucket}/elsewhere", ["audio2exp"])

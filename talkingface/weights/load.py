@@ -195,7 +195,10 @@ def _local_file(source: str | Path) -> Path:
     if _is_uri(source):
         from storage import download_to_cache
 
-        return download_to_cache(str(source))
+        try:
+            return download_to_cache(str(source))
+        except FileNotFoundError as err:
+            raise CheckpointError(f"checkpoint file not found: {source} ({err})") from err
     path = Path(source)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path} (fetch it with `talkingface models fetch`)")
