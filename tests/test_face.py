@@ -288,5 +288,7 @@ def test_seamless_paste_at_the_image_border_and_bad_inputs():
     assert pasted.shape == image.shape
     with pytest.raises(ValueError, match="does not match"):
         paste_back(image[:100], crop, info)
+    with pytest.raises(ValueError, match="not an image like the background"):
+        paste_back(image, crop.astype(np.float32) / 255, info)
     with pytest.raises(ValueError, match="paste method"):
         PasteConfig("poisson")

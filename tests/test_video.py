@@ -135,6 +135,9 @@ def test_bad_frames_fail_without_leaving_files(tmp_path):
         write_video(tmp_path / "bad.mp4", frames(), tone(0.2))
     with pytest.raises(ValueError, match="no frames"):
         write_video(tmp_path / "empty.mp4", iter([]), tone(0.2))
+    flv_mp3 = WriterConfig(container="flv", video_codec="flv", audio_codec="libmp3lame")
+    with pytest.raises(ValueError, match="flv holds mp3 only at"):
+        write_video(tmp_path / "mp3.flv", indexed_frames(2), tone(0.2), config=flv_mp3)
     with pytest.raises(ValueError, match="1-D float"):
         write_video(tmp_path / "int.mp4", indexed_frames(2), np.zeros(100, np.int16))
     assert list(tmp_path.iterdir()) == []

@@ -42,12 +42,13 @@ def paste_back(
         raise ValueError(
             f"background of shape {background.shape} does not match the crop's image size {info.image_size}"
         )
-    if rendered.ndim != 3 or rendered.shape[2] != background.shape[2]:
-        raise ValueError(f"rendered frame of shape {rendered.shape} is not an image like the background")
+    if rendered.ndim != 3 or rendered.shape[2] != background.shape[2] or rendered.dtype != background.dtype:
+        raise ValueError(
+            f"rendered frame {rendered.dtype} {rendered.shape} is not an image like the background "
+            f"({background.dtype}, {background.shape[2]} channels)"
+        )
     x1, y1, x2, y2 = info.paste_box
-    patch = cv2.resize(
-        rendered.astype(background.dtype, copy=False), (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR
-    )
+    patch = cv2.resize(rendered, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
     if config.method == "feather":
         return _feather(background, patch, (x1, y1), config.feather_px)
     return _seamless(background, patch, (x1, y1))

@@ -132,10 +132,16 @@ def _add_video(
     return stream
 
 
+FLV_MP3_RATES = (44100, 22050, 11025)
+
+
 def _add_audio(
     container: av.container.OutputContainer, config: WriterConfig, sample_rate: int
 ) -> av.AudioStream:
-    stream = container.add_stream(config.audio_codec, rate=config.audio_rate or sample_rate)
+    rate = config.audio_rate or sample_rate
+    if config.container == "flv" and config.audio_codec == "libmp3lame" and rate not in FLV_MP3_RATES:
+        raise ValueError(f"flv holds mp3 only at {FLV_MP3_RATES} Hz, not {rate}: set WriterConfig.audio_rate")
+    stream = container.add_stream(config.audio_codec, rate=rate)
     stream.layout = "mono"
     stream.bit_rate = config.audio_bit_rate
     return stream
