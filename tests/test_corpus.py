@@ -296,3 +296,26 @@ def test_scan_cli_forced_dataset_and_missing_root(tmp_path, capsys):
     assert record["status"] == "rejected" and record["dataset"] == "mead"
     assert corpus_main(["scan", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_scan_lists_s3_prefixes(s3_bucket):
+    import boto3
+
+    client = boto3.client("s3")
+    for key in (
+        "corpus/VideoFlash/1001_DFA_ANG_XX.flv",
+        "corpus/AudioWAV/1001_DFA_ANG_XX.wav",
+        "other/x.flv",
+    ):
+        client.put_object(Bucket=s3_bucket, Key=key, Body=b"")
+    (clip,) = list(scan(f"s3://{s3_bucket}/corpus"))
+    assert clip.path == f"s3://{s3_bucket}/corpus/VideoFlash/1001_DFA_ANG_XX.flv"
+    assert clip.audio_uri == f"s3://{s3_bucket}/corpus/AudioWAV/1001_DFA_ANG_XX.wav"
+
+
+def test_scan_accepts_file_uris_and_single_files(tmp_path):
+    _touch(tmp_path, "RAVDESS/01-01-03-02-01-01-05.mp4")
+    (clip,) = list(scan(f"file://{tmp_path}/RAVDESS"))
+    assert clip.path == f"file://{tmp_path}/RAVDESS/01-01-03-02-01-01-05.mp4" and clip.emotion == "happy"
+    (clip,) = list(scan(str(tmp_path / "RAVDESS/01-01-03-02-01-01-05.mp4")))
+    assert clip.gender == "male"

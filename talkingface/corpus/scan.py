@@ -19,17 +19,20 @@ AUDIO_PREFERENCE = (".wav", ".m4a", ".mp3")  # lossless first
 
 
 def list_files(uri: str) -> list[str]:
-    """Every file under ``uri`` (local dir, local file, ``file://`` or a remote URI), sorted."""
-    if "://" in uri and not uri.startswith("file://"):
-        from storage import list_uris
+    """Every file under ``uri`` (local folder or file, ``file://`` or ``s3://`` prefix), sorted.
 
-        return sorted(list_uris(uri))
-    root = Path(uri.removeprefix("file://"))
-    if root.is_file():
-        return [str(root)]
-    if not root.is_dir():
-        raise FileNotFoundError(f"corpus root {uri!r} does not exist")
-    return sorted(str(p) for p in root.rglob("*") if p.is_file())
+    Results keep the form of ``uri`` (plain paths, ``file://`` or ``s3://`` URIs).
+    """
+    from storage import list_uris, parse_uri  # the one place the corpus readers touch storage
+
+    location = parse_uri(uri)
+    if not location.is_s3:
+        root = Path(location.path)
+        if root.is_file():
+            return [uri]
+        if not root.is_dir():
+            raise FileNotFoundError(f"corpus root {uri!r} does not exist")
+    return sorted(list_uris(uri))
 
 
 def scan(uri: str, dataset: str = "auto") -> Iterator[ClipLabel | Rejection]:
