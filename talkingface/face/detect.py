@@ -7,6 +7,11 @@ then nothing is downloaded. The ``haar`` detector needs no weights: OpenCV's fro
 the boxes and face-alignment only runs FAN.
 
 Landmarks are (68, 2) float32 pixels in the iBUG-68 order, x to the right, y down.
+
+``landmarks="template"`` skips the landmark network: the mean 68-point face (the same 3D template
+SadTalker aligns to) is placed in each detected box. It needs no weights and runs in milliseconds, but
+it only follows the face box, not the expression: use it for offline smoke runs and tests, never for
+training data.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from talkingface.face.align import standard_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,7 @@ class DetectorConfig:
 
     device: str = "cpu"
     face_detector: str = "sfd"
+    landmarks: str = "fan"  # "fan" (face-alignment's 2D-FAN) or "template" (mean face in the box)
     weights_dir: Path | None = None
     haar_scale_factor: float = 1.1
     haar_min_neighbors: int = 5
@@ -109,6 +117,21 @@ def haar_face_boxes(
     return boxes[np.argsort(-_areas(boxes), kind="stable")]
 
 
+def template_landmarks(box: np.ndarray) -> np.ndarray:
+    """The mean 68-point face (x right, y down) scaled into a face box (x1, y1, x2, y2).
+
+    Detector boxes run from about the brows to the chin and across the cheeks; the template's jaw
+    spans the box width and its brow-to-chin extent 90% of the height, starting 10% down.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    mean = standard_landmarks()[:, :2] * np.array([1.0, -1.0])  # y down
+    lo, hi = mean.min(axis=0), mean.max(axis=0)
+    unit = (mean - lo) / (hi - lo)  # [0, 1] in both axes
+    return (np.array([x1, y1 + 0.1 * (y2 - y1)]) + unit * np.array([x2 - x1, 0.9 * (y2 - y1)])).astype(
+        np.float32
+    )
+
+
 @functools.cache
 def _haar_cascade() -> cv2.CascadeClassifier:
     path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
@@ -160,9 +183,14 @@ class LandmarkDetector:
     """face-alignment ``FaceAlignment`` (2D FAN, no compile, no flip; attribute ``fa``) plus box picking."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        if self.config.landmarks not in ("fan", "template"):
+            raise ValueError(f"landmarks must be 'fan' or 'template', got {self.config.landmarks!r}")
+        if self.config.landmarks == "template" and self.config.face_detector == HAAR:
+            self.fa = None  # nothing of face-alignment is needed
+            return
         import face_alignment
 
-        self.config = config or DetectorConfig()
         env_dir = os.environ.get(WEIGHTS_ENV)
         weights = self.config.weights_dir or (Path(env_dir) if env_dir else None)
         if weights is not None and not Path(weights).is_dir():
@@ -205,6 +233,8 @@ class LandmarkDetector:
                 "%d faces in %s: using the largest, box %s", len(boxes), name, boxes[0].round(1).tolist()
             )
         box = boxes[0]
+        if self.config.landmarks == "template":
+            return FaceLandmarks(template_landmarks(box), tuple(float(v) for v in box), len(boxes))
         found = self.fa.get_landmarks_from_image(image, detected_faces=[[*box.tolist(), 1.0]])
         landmarks = np.asarray(found[0], dtype=np.float32)[:, :2]
         if landmarks.shape != (68, 2) or not np.isfinite(landmarks).all():

@@ -1,0 +1,37 @@
+"""Configuration of the extraction job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Knobs of ``jobs.extract`` (CLI flags map one to one)."""
+
+    corpus: str
+    out: str
+    dataset: str = "auto"
+    weights: str | None = None  # dir/URI with official SadTalker files; None = seeded stand-in weights
+    detector: str = "sfd"  # face-alignment detector ('sfd', 'blazeface', ...) or 'haar' (offline OpenCV)
+    landmarks: str = "fan"  # 'fan' (face-alignment) or 'template' (mean face in the box: offline smoke runs)
+    face_weights: str | None = None  # local dir with face-alignment weights (else torch hub cache / download)
+    num_gpus_per_actor: float = 0.0
+    num_cpus_per_actor: float = 1.0
+    concurrency: int = 1  # recon actors
+    batch_size: int = 32  # frames per recon-net forward
+    landmark_stride: int = 1  # run the landmark net every n-th frame, interpolate between (1 = exact)
+    min_face_ratio: float = 0.5  # clips with faces in fewer frames than this fail with a reason
+    min_frames: int = 5
+    retry_errors: bool = False  # rerun clips whose previous attempt committed an error row
+    limit: int | None = None  # process at most this many pending clips (smoke runs)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"--concurrency must be >= 1, got {self.concurrency}")
+        if self.batch_size < 1 or self.landmark_stride < 1:
+            raise ValueError(f"--batch-size and --landmark-stride must be >= 1, got {self}")
+        if not 0 <= self.num_gpus_per_actor <= 8:
+            raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")
+        if not 0 < self.min_face_ratio <= 1:
+            raise ValueError(f"--min-face-ratio must be in (0, 1], got {self.min_face_ratio}")

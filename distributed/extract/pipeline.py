@@ -1,0 +1,85 @@
+"""The streaming Ray Data pipeline of the extraction job."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import ray
+
+import storage
+from distributed.extract.config import ExtractConfig
+from distributed.extract.layout import committed, errors_uri
+from distributed.extract.plan import pending_clips
+from distributed.extract.udfs import ReconActor, commit_clips, decode_clips
+from storage.schemas import ERRORS_SCHEMA, to_table
+
+DECODE_MEMORY = 512 * 1024**2  # bytes reserved per decode task (a few seconds of HD frames)
+
+
+@dataclass
+class ExtractSummary:
+    """What one run did; also written to ``OUT/_runs/<start>.json``."""
+
+    scanned: int = 0
+    rejected: int = 0
+    skipped_done: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    failed_infrastructure: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_extract(config: ExtractConfig) -> ExtractSummary:
+    """Process every clip of the corpus that has no committed output in ``config.out``."""
+    start = time.time()
+    done = committed(config.out)
+    plan = pending_clips(config, done)
+    summary = ExtractSummary(scanned=plan.scanned, rejected=len(plan.rejected), skipped_done=plan.skipped)
+    for rejection in plan.rejected:  # scan rejections are committed as error rows too
+        row = {"clip_id": rejection.clip_id, "source_uri": rejection.uri, "stage": "scan"}
+        row.update(reason=rejection.reason, timestamp=start)
+        storage.write_table_atomic(to_table([row], ERRORS_SCHEMA), errors_uri(config.out, rejection.clip_id))
+    if plan.rows:
+        for status in build_dataset(config, plan.rows).iter_rows():
+            summary.processed += 1
+            summary.frames += int(status["n_frames"])
+            if status["status"] == "ok":
+                summary.succeeded += 1
+                continue
+            summary.errors[status["clip_id"]] = f"[{status['stage']}] {status['error']}"
+            if status["status"] == "error":
+                summary.failed += 1
+            else:
+                summary.failed_infrastructure += 1
+    summary.seconds = round(time.time() - start, 2)
+    run_log = storage.join(config.out, "_runs", time.strftime("%Y%m%dT%H%M%S", time.gmtime(start)) + ".json")
+    storage.write_bytes_atomic(run_log, json.dumps(summary.as_dict(), indent=1).encode())
+    return summary
+
+
+def build_dataset(config: ExtractConfig, rows: list[dict]) -> ray.data.Dataset:
+    """list clips -> decode (CPU tasks) -> recon (actor pool) -> commit (tasks), one clip per batch."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_no_progress_timeout_s = max(ctx.execution_no_progress_timeout_s or 0, 600)
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 200)))
+    # The memory hint keeps Ray from fusing decoding into the (GPU) recon actors: decoding stays on CPU tasks.
+    ds = ds.map_batches(
+        decode_clips, fn_kwargs={"config": config}, batch_size=1, num_cpus=1, memory=DECODE_MEMORY
+    )
+    ds = ds.map_batches(
+        ReconActor,
+        fn_constructor_args=(config,),
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=config.concurrency),
+        num_gpus=config.num_gpus_per_actor,
+        num_cpus=config.num_cpus_per_actor,
+    )
+    return ds.map_batches(commit_clips, fn_kwargs={"config": config}, batch_size=1, num_cpus=0.5)

@@ -1,0 +1,131 @@
+"""Ray Data UDFs of the extraction pipeline; one clip per row, failures travel as rows.
+
+Every stage passes rows through unchanged once ``error`` is set, so one bad clip becomes one
+errors-table row and never a dropped block.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+
+import storage
+from distributed.extract.config import ExtractConfig
+from distributed.extract.layout import betas_uri, clips_uri, errors_uri
+from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
+from talkingface.betas import BetasExtractor, ClipTooShort, decode_clip, frame_windows
+from talkingface.coeffs import FULL_257
+
+EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def _first(batch: dict, key: str):
+    value = batch[key][0]
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and np.isnan(value) else value  # Ray turns None into NaN
+
+
+def _row(batch: dict) -> dict:
+    """The single row of a ``batch_size=1`` numpy batch as a plain dict."""
+    return {key: _first(batch, key) for key in batch}
+
+
+def _batch(row: dict) -> dict:
+    return {key: [value] for key, value in row.items()}
+
+
+def _fail(row: dict, stage: str, err: BaseException) -> dict:
+    row.update(error=f"{type(err).__name__}: {err}", stage=stage)
+    return row
+
+
+def decode_clips(batch: dict, config: ExtractConfig) -> dict:
+    """CPU task: download, decode video at 25 fps and audio at 16 kHz, align to T = floor(samples/640)."""
+    row = _row(batch)
+    row.update(frames=EMPTY_FRAMES, mels=np.zeros((0, 80, 16), np.float32), audio_samples=0, fps=0.0)
+    try:
+        video = storage.download_to_cache(row["source_uri"])
+        audio = storage.download_to_cache(row["audio_uri"]) if row["audio_uri"] else None
+        media = decode_clip(video, audio, min_frames=config.min_frames)
+        row.update(
+            frames=media.frames,
+            mels=frame_windows(media.audio),
+            audio_samples=len(media.audio),
+            fps=media.source_fps,
+        )
+    except Exception as err:
+        _fail(row, "decode", err)
+    return _batch(row)
+
+
+class ReconActor:
+    """Actor: face detection + crop + alignment + batched 3DMM recon; models load once per actor."""
+
+    def __init__(self, config: ExtractConfig):
+        import torch
+
+        device = "cuda" if config.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
+        self.config = config
+        self.extractor = BetasExtractor.create(
+            weights=config.weights,
+            detector=config.detector,
+            face_weights=config.face_weights,
+            device=device,
+            batch_size=config.batch_size,
+            landmark_stride=config.landmark_stride,
+            landmarks=config.landmarks,
+        )
+
+    def __call__(self, batch: dict) -> dict:
+        row = _row(batch)
+        frames = row.pop("frames")
+        row.update(full=np.zeros((0, 257), np.float32), crop=np.zeros((0, 3), np.float32))
+        row.update(face_found=np.zeros(0, bool))
+        if row["error"]:
+            return _batch(row)
+        try:
+            betas = self.extractor.extract(np.asarray(frames))
+            ratio = float(betas.face_found.mean())
+            if ratio < self.config.min_face_ratio:
+                raise ClipTooShort(f"a face was found in only {ratio:.0%} of {len(frames)} frames")
+            row.update(full=betas.full, crop=betas.crop, face_found=betas.face_found)
+        except Exception as err:
+            _fail(row, "recon", err)
+        return _batch(row)
+
+
+def commit_clips(batch: dict, config: ExtractConfig) -> dict:
+    """Task: write the clip's rows atomically (clips row first, betas file = commit marker) or its error."""
+    row = _row(batch)
+    status = {"clip_id": row["clip_id"], "status": "ok", "n_frames": 0, "stage": "", "error": ""}
+    try:
+        if row["error"]:
+            _commit_error(config.out, row)
+            status.update(status="error", stage=row["stage"], error=row["error"])
+        else:
+            status["n_frames"] = _commit_betas(config.out, row)
+    except Exception as err:
+        status.update(status="commit_failed", stage="commit", error=f"{err}\n{traceback.format_exc()}")
+    return _batch(status)
+
+
+def _commit_betas(out: str, row: dict) -> int:
+    n = len(row["full"])
+    clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
+    storage.write_table_atomic(to_table([clip], CLIPS_SCHEMA), clips_uri(out, row["dataset"], row["clip_id"]))
+    full = np.asarray(row["full"], np.float32)
+    betas = {k: row[k] for k in ("clip_id", "dataset", "emotion", "intensity", "audio_samples", "face_found")}
+    betas.update(n_frames=n, full=full, crop=row["crop"], mels=np.asarray(row["mels"]).reshape(n, -1))
+    betas.update({name: FULL_257.get(full, name) for name in ("exp", "angle", "trans")})
+    uri = betas_uri(out, row["dataset"], row["emotion"], row["clip_id"])
+    storage.write_table_atomic(to_table([betas], BETAS_SCHEMA), uri)
+    storage.delete(errors_uri(out, row["clip_id"]))
+    return n
+
+
+def _commit_error(out: str, row: dict) -> None:
+    error = {"clip_id": row["clip_id"], "source_uri": row["source_uri"], "stage": row["stage"]}
+    error.update(reason=row["error"], timestamp=time.time())
+    storage.write_table_atomic(to_table([error], ERRORS_SCHEMA), errors_uri(out, row["clip_id"]))

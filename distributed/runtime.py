@@ -1,0 +1,22 @@
+"""Connecting a job to Ray: the cluster of ``RAY_ADDRESS`` when submitted, else a local instance."""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+
+def init_ray(num_cpus: int | None = None) -> None:
+    """``ray.init`` once: joins ``RAY_ADDRESS`` (set by ``ray job submit``) or starts a local Ray.
+
+    A local instance gets twice the cores as logical CPUs (actor pools then never starve Ray Data's
+    tasks on small machines) and keeps token auth as configured by ``RAY_AUTH_MODE``.
+    """
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=True)
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=num_cpus or 2 * (os.cpu_count() or 1), include_dashboard=False)
