@@ -22,7 +22,6 @@ class ClassifierConfig:
     n_layer: int = 1
     dropout: float = 0.0
     emotions: tuple[str, ...] = EMOTIONS
-    exp_dim: int = EXP_DIM
 
     def __post_init__(self) -> None:
         if min(self.window, self.stride, self.hidden, self.n_layer) < 1:
@@ -35,7 +34,7 @@ class ExpressionClassifier(nn.Module):
     def __init__(self, config: ClassifierConfig):
         super().__init__()
         self.config = config
-        self.in_proj = nn.Linear(config.exp_dim, config.hidden)
+        self.in_proj = nn.Linear(EXP_DIM, config.hidden)
         dropout = config.dropout if config.n_layer > 1 else 0.0
         self.gru = nn.GRU(config.hidden, config.hidden, config.n_layer, batch_first=True, dropout=dropout)
         self.out = nn.Linear(config.hidden, len(config.emotions))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from talkingface.coeffs import EXP_DIM
 from talkingface.corpus.labels import EMOTIONS
 
 
@@ -19,7 +18,6 @@ class HeadConfig:
     frame_len: int = 5  # frames t-frame_len+1 .. t predict frame t
     emb_dim: int = 16  # emotion embedding size
     emotions: tuple[str, ...] = EMOTIONS
-    exp_dim: int = EXP_DIM
 
     def __post_init__(self) -> None:
         if self.frame_len < 1:

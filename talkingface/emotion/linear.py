@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from talkingface.coeffs import EXP_DIM
 from talkingface.emotion.condition import EmotionCondition, HeadConfig
 
 
@@ -24,8 +25,8 @@ class LinearHead(nn.Module):
         super().__init__()
         self.config = config
         self.condition = EmotionCondition(config.emotions, config.emb_dim)
-        n_in = (config.frame_len * config.exp_dim + 1) * (1 + self.condition.out_dim)
-        self.proj = nn.Linear(n_in, config.exp_dim, bias=False)
+        n_in = (config.frame_len * EXP_DIM + 1) * (1 + self.condition.out_dim)
+        self.proj = nn.Linear(n_in, EXP_DIM, bias=False)
         nn.init.zeros_(self.proj.weight)  # starts as the identity map (f = last frame)
 
     def forward(self, x: Tensor, emotion: Tensor, intensity: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from talkingface.coeffs import EXP_DIM
 from talkingface.emotion.condition import EmotionCondition, HeadConfig
 
 
@@ -28,12 +29,12 @@ class MLPHead(nn.Module):
         self.config = config
         self.condition = EmotionCondition(config.emotions, config.emb_dim)
         layers: list[nn.Module] = []
-        n_in = config.frame_len * config.exp_dim + self.condition.out_dim
+        n_in = config.frame_len * EXP_DIM + self.condition.out_dim
         for _ in range(config.n_layer):
             layers += [nn.Linear(n_in, config.hidden), nn.GELU(), nn.Dropout(config.dropout)]
             n_in = config.hidden
         self.body = nn.Sequential(*layers)
-        self.out = nn.Linear(config.hidden, config.exp_dim)
+        self.out = nn.Linear(config.hidden, EXP_DIM)
         nn.init.zeros_(self.out.weight)  # starts as the identity map (f = last frame)
         nn.init.zeros_(self.out.bias)
 

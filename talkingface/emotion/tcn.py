@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from talkingface.coeffs import EXP_DIM
 from talkingface.emotion.condition import EmotionCondition, HeadConfig
 
 
@@ -58,12 +59,12 @@ class TCNHead(nn.Module):
         super().__init__()
         self.config = config
         self.condition = EmotionCondition(config.emotions, config.emb_dim)
-        self.in_proj = nn.Conv1d(config.exp_dim, config.channels, 1)
+        self.in_proj = nn.Conv1d(EXP_DIM, config.channels, 1)
         self.cond_proj = nn.Linear(self.condition.out_dim, config.channels)
         self.blocks = nn.ModuleList(
             CausalConvBlock(config.channels, config.kernel_size, d, config.dropout) for d in config.dilations
         )
-        self.out = nn.Conv1d(config.channels, config.exp_dim, 1)
+        self.out = nn.Conv1d(config.channels, EXP_DIM, 1)
         nn.init.zeros_(self.out.weight)  # starts as the identity map (f = last frame)
         nn.init.zeros_(self.out.bias)
 

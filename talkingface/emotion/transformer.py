@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from talkingface.coeffs import EXP_DIM
 from talkingface.emotion.condition import EmotionCondition, HeadConfig
 
 
@@ -69,13 +70,13 @@ class TransformerHead(nn.Module):
         super().__init__()
         self.config = config
         self.condition = EmotionCondition(config.emotions, config.emb_dim)
-        self.in_proj = nn.Linear(config.exp_dim, config.d_model)
+        self.in_proj = nn.Linear(EXP_DIM, config.d_model)
         self.cond_proj = nn.Linear(self.condition.out_dim, config.d_model)
         self.pos = nn.Embedding(config.frame_len, config.d_model)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.d_model)
-        self.out = nn.Linear(config.d_model, config.exp_dim)
+        self.out = nn.Linear(config.d_model, EXP_DIM)
         nn.init.zeros_(self.out.weight)  # starts as the identity map (f = last frame)
         nn.init.zeros_(self.out.bias)
 
