@@ -119,12 +119,16 @@ class OcclusionAwareSPADEGenerator(nn.Module):
             raise ValueError(f"kp_source must be [{b} or 1, {k}, 3], got {tuple(kp_source.shape)}")
         return self.dense_motion_network(feature, kp_driving, kp_source)
 
-    def decode(self, feature: torch.Tensor, motion: DenseMotion) -> torch.Tensor:
-        """Warp ``feature`` [B, C, D, h, w] by ``motion`` and decode to images [B, 3, 4h, 4w]."""
+    def warp(self, feature: torch.Tensor, motion: DenseMotion) -> torch.Tensor:
+        """Warp ``feature`` [B, C, D, h, w] by ``motion`` -> occluded 2-D feature [B, C_dec, h, w]."""
         warped = F.grid_sample(feature, motion.deformation, align_corners=False)  # [B, C, D, h, w]
         b, c, d, h, w = warped.shape
         x = self.fourth(self.third(warped.reshape(b, c * d, h, w)))  # [B, decoder_channels, h, w]
-        return self.decoder(x * motion.occlusion_map)
+        return x * motion.occlusion_map
+
+    def decode(self, feature: torch.Tensor, motion: DenseMotion) -> torch.Tensor:
+        """Warp ``feature`` [B, C, D, h, w] by ``motion`` and decode to images [B, 3, 4h, 4w]."""
+        return self.decoder(self.warp(feature, motion))
 
     def forward(self, image: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> torch.Tensor:
         """Frames [B, 3, S, S] for a source image [B, 3, S, S] and keypoints [B, K, 3]."""
