@@ -1,5 +1,6 @@
 # The two set-up commands of the README: `make demo` and `make test` (both install first).
 VENV := .venv/bin
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 export RAY_DATA_DISABLE_PROGRESS_BARS ?= 1

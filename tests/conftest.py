@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+# As in an activated venv: `python` in Ray job entrypoints is this interpreter.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 for key, value in {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -75,16 +78,27 @@ def s3_bucket(s3_endpoint, request) -> str:
 
 
 @pytest.fixture(scope="session")
-def ray_session(s3_endpoint):
-    """One local Ray instance for the session (4 logical CPUs on 2 cores avoids Data deadlocks)."""
-    import ray
+def ray_context(s3_endpoint):
+    """One local Ray instance for the session (4 logical CPUs on 2 cores avoids Data deadlocks).
 
-    ray.init(num_cpus=4, log_to_driver=False, include_dashboard=True, configure_logging=False)
+    Started after the S3 server so every Ray worker inherits ``AWS_ENDPOINT_URL``; the dashboard (and
+    with it the Jobs API) is on, at ``context.dashboard_url``.
+    """
+    import ray
     from ray.data import DataContext
 
+    context = ray.init(num_cpus=4, log_to_driver=False, include_dashboard=True, configure_logging=False)
     DataContext.get_current().execution_no_progress_timeout_s = 180
-    yield ray
+    yield context
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session(ray_context):
+    """The ``ray`` module, initialised once for the session (see ``ray_context``)."""
+    import ray
+
+    return ray
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,149 @@
+"""The extraction job end to end on real local Ray, local dirs and the moto S3 server."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+import storage
+from distributed.extract import ExtractConfig, run_extract
+from talkingface.synth import make_corpus
+from talkingface.video import probe
+
+REPO = Path(__file__).resolve().parents[1]
+GOOD = {
+    "cremad-1001_DFA_ANG_XX": ("cremad", "angry"),
+    "cremad-1002_DFA_DIS_XX": ("cremad", "disgust"),
+    "ravdess-01-01-01-01-01-01": ("ravdess", "neutral"),
+    "ravdess-01-02-01-01-01-02": ("ravdess", "calm"),
+}
+BAD = {"cremad-1003_DFA_FEA_XX": "cannot open media file", "ravdess-01-03-01-01-01-03": "no audio track"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """2 good CREMA-D + 2 good RAVDESS clips, a corrupt flv and an mp4 without audio (30 fps sources)."""
+    root = tmp_path_factory.mktemp("corpus")
+    make_corpus(root, n_clips_per_dataset=2, seconds=1.0, seed=0, bad_files=True)
+    return root
+
+
+def offline_config(corpus: str | Path, out: str | Path, **overrides) -> ExtractConfig:
+    """Haar boxes + template landmarks: no face-alignment weights needed, a few ms per frame."""
+    return ExtractConfig(
+        corpus=str(corpus), out=str(out), detector="haar", landmarks="template", batch_size=8, **overrides
+    )
+
+
+def expected_frames(clip_id: str, corpus: Path) -> int:
+    """T = floor(samples / 640) of the clip's audio at 16 kHz, measured without our decoder."""
+    if clip_id.startswith("cremad"):
+        wav = corpus / "CREMA-D" / "AudioWAV" / (clip_id.removeprefix("cremad-") + ".wav")
+        info = soundfile.info(wav)
+        assert info.samplerate == 16000
+        return info.frames // 640
+    mp4 = next(corpus.rglob("01-" + clip_id.removeprefix("ravdess-") + ".mp4"))
+    return int(probe(mp4).audio_duration * 25 + 1e-6)
+
+
+def check_outputs(out: str, corpus: Path) -> None:
+    betas = storage.read_table(storage.join(out, "betas"), storage.BETAS_SCHEMA)
+    storage.validate_betas_table(betas)
+    rows = {row["clip_id"]: row for row in betas.to_pylist()}
+    assert set(rows) == set(GOOD)
+    for clip_id, (dataset, emotion) in GOOD.items():
+        row = rows[clip_id]
+        assert (row["dataset"], row["emotion"]) == (dataset, emotion)
+        assert abs(row["n_frames"] - expected_frames(clip_id, corpus)) <= (0 if dataset == "cremad" else 1)
+        assert row["n_frames"] == row["audio_samples"] // 640
+        full = np.asarray(row["full"], np.float32)
+        assert full.shape == (row["n_frames"], 257) and np.isfinite(full).all()
+        np.testing.assert_array_equal(np.asarray(row["exp"]), full[:, 80:144])
+        assert np.asarray(row["mels"]).shape == (row["n_frames"], 80 * 16)
+        assert all(row["face_found"])
+    clips = storage.read_table(storage.join(out, "clips"), storage.CLIPS_SCHEMA).to_pylist()
+    assert {c["clip_id"] for c in clips} == set(GOOD)
+    assert all(c["fps"] == pytest.approx(30.0) for c in clips)
+    assert {c["clip_id"]: c["n_frames"] for c in clips} == {k: r["n_frames"] for k, r in rows.items()}
+    errors = storage.read_table(storage.join(out, "errors"), storage.ERRORS_SCHEMA).to_pylist()
+    reasons = {e["clip_id"]: e["reason"] for e in errors}
+    assert set(reasons) == set(BAD)
+    for clip_id, words in BAD.items():
+        assert words in reasons[clip_id] and str(corpus) in reasons[clip_id]
+
+
+def committed_files(out: Path) -> dict[str, float]:
+    return {str(p.relative_to(out)): p.stat().st_mtime for p in out.rglob("*.parquet")}
+
+
+def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path):
+    out = tmp_path / "features"
+    first = run_extract(offline_config(corpus, out))
+    assert (first.succeeded, first.failed, first.failed_infrastructure) == (4, 2, 0), first.errors
+    check_outputs(str(out), corpus)
+    before = committed_files(out)
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name], "temp files left behind"
+
+    again = run_extract(offline_config(corpus, out))
+    assert (again.processed, again.skipped_done) == (0, 6)
+    assert committed_files(out) == before, "a rerun rewrote committed outputs"
+
+    grown = tmp_path / "grown"
+    shutil.copytree(corpus, grown)
+    for sub, ext in (("VideoFlash", ".flv"), ("AudioWAV", ".wav")):
+        src = grown / "CREMA-D" / sub / f"1001_DFA_ANG_XX{ext}"
+        shutil.copy(src, src.with_name(f"1004_DFA_HAP_XX{ext}"))
+    (out / "betas" / "cremad" / "angry" / ".stale.tmp-dead.parquet").write_bytes(b"half a file")
+    time.sleep(0.01)
+    third = run_extract(offline_config(grown, out))
+    assert (third.processed, third.succeeded, third.skipped_done) == (1, 1, 6), third.errors
+    betas = storage.read_table(str(out / "betas"), storage.BETAS_SCHEMA)
+    assert sorted(betas.column("clip_id").to_pylist()) == sorted([*GOOD, "cremad-1004_DFA_HAP_XX"])
+
+    retried = run_extract(offline_config(grown, out, retry_errors=True))
+    assert (retried.processed, retried.failed) == (2, 2)
+
+
+def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
+    prefix = f"s3://{s3_bucket}/corpus"
+    for path in corpus.rglob("*"):
+        if path.is_file():
+            storage.put_file_atomic(path, storage.join(prefix, str(path.relative_to(corpus))))
+    out = f"s3://{s3_bucket}/features"
+    summary = run_extract(offline_config(prefix, out))
+    assert (summary.succeeded, summary.failed, summary.failed_infrastructure) == (4, 2, 0), summary.errors
+    betas = storage.read_table(storage.join(out, "betas"), storage.BETAS_SCHEMA)
+    storage.validate_betas_table(betas)
+    assert sorted(betas.column("clip_id").to_pylist()) == sorted(GOOD)
+    assert run_extract(offline_config(prefix, out)).processed == 0
+
+
+def test_ray_job_submit_runs_the_extract_module(ray_context, corpus, tmp_path):
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(f"http://{ray_context.dashboard_url}")
+    out = tmp_path / "job-out"
+    job = client.submit_job(
+        entrypoint=(
+            f"python -m jobs.extract --corpus {corpus} --out {out} --detector haar --landmarks template "
+            "--concurrency 1 --batch-size 8"
+        ),
+        runtime_env={"working_dir": str(REPO), "excludes": [".venv", ".git", "out"]},
+    )
+    deadline = time.time() + 240
+    while (status := client.get_job_status(job)) not in {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.STOPPED,
+    }:
+        assert time.time() < deadline, client.get_job_logs(job)
+        time.sleep(1)
+    logs = client.get_job_logs(job)
+    assert status == JobStatus.SUCCEEDED, logs
+    assert '"succeeded": 4' in logs
+    check_outputs(str(out), corpus)
