@@ -15,8 +15,8 @@ import storage
 from distributed.extract.config import ExtractConfig
 from distributed.extract.layout import betas_uri, clips_uri, errors_uri
 from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
-from talkingface.betas import BetasExtractor, ClipTooShort, decode_clip, frame_windows
-from talkingface.coeffs import FULL_257
+from talkingface.betas import BetasExtractor, ClipTooShort, FrameBetas, decode_clip, frame_windows
+from talkingface.betas.record import betas_record
 
 EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -115,10 +115,8 @@ def _commit_betas(out: str, row: dict) -> int:
     n = len(row["full"])
     clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
     storage.write_table_atomic(to_table([clip], CLIPS_SCHEMA), clips_uri(out, row["dataset"], row["clip_id"]))
-    full = np.asarray(row["full"], np.float32)
-    betas = {k: row[k] for k in ("clip_id", "dataset", "emotion", "intensity", "audio_samples", "face_found")}
-    betas.update(n_frames=n, full=full, crop=row["crop"], mels=np.asarray(row["mels"]).reshape(n, -1))
-    betas.update({name: FULL_257.get(full, name) for name in ("exp", "angle", "trans")})
+    frames = FrameBetas(full=row["full"], crop=row["crop"], face_found=row["face_found"])
+    betas = betas_record(row, frames, row["mels"], row["audio_samples"])
     uri = betas_uri(out, row["dataset"], row["emotion"], row["clip_id"])
     storage.write_table_atomic(to_table([betas], BETAS_SCHEMA), uri)
     storage.delete(errors_uri(out, row["clip_id"]))
