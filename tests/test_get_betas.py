@@ -79,5 +79,5 @@ def test_get_betas_without_audio_names_the_file(tmp_path):
     frames = np.zeros((10, 64, 64, 3), np.uint8)
     write_video(silent, iter(frames), None, 16000)
     argv = ["get-betas", str(silent), "--out", str(tmp_path / "x.parquet"), "--detector", "haar"]
-    with pytest.raises(Exception, match="silent.mp4"):
+    with pytest.raises(Exception, match=r"silent\.mp4"):
         cli([*argv, "--landmarks", "template"])
