@@ -93,16 +93,19 @@ def contiguous_batches(
         yield torch.cat(pending)
 
 
-def _channels_last(net: torch.nn.Module) -> None:
+def _set_memory_format(net: torch.nn.Module, channels_last: bool) -> None:
+    """Conv weights channels-last (channels_last_3d for 5-D ones), or back to contiguous."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d} if channels_last else {}
     for param in net.parameters():
-        if param.ndim == 4:
-            param.data = param.data.contiguous(memory_format=torch.channels_last)
-        elif param.ndim == 5:
-            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
+        if param.ndim >= 4:
+            param.data = param.data.contiguous(memory_format=formats.get(param.ndim, torch.contiguous_format))
 
 
 class FaceRenderer:
-    """KPDetector + OcclusionAwareSPADEGenerator on one device, rendering batches under inference mode."""
+    """KPDetector + OcclusionAwareSPADEGenerator on one device, rendering batches under inference mode.
+
+    The networks are moved to ``device`` and given the options' memory format in place.
+    """
 
     def __init__(
         self,
@@ -115,9 +118,8 @@ class FaceRenderer:
         self.device = torch.device(device)
         self.kp_detector = kp_detector.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
-        if self.options.channels_last:
-            _channels_last(self.kp_detector)
-            _channels_last(self.generator)
+        for net in (self.kp_detector, self.generator):
+            _set_memory_format(net, self.options.channels_last)
         self.size_multiple = RendererConfig(kp_detector.config, generator.config).size_multiple
         self.num_kp = generator.config.num_kp
 
