@@ -96,17 +96,26 @@ def test_second_clip_of_the_same_image_reuses_the_source(pipeline, astronaut, sh
     )
     assert again.source_cached
     assert torch.equal(torch.load(tmp_path / "b.pt", weights_only=True), first)  # seeded: reproducible
-    other_seed = _betas(
-        pipeline, tmp_path, "c", image=astronaut, audio=short_wav, preprocess="extcrop", seed=1
-    )
-    assert torch.equal(other_seed[:, :64], first[:, :64]) and not torch.equal(
-        other_seed[:, 64:], first[:, 64:]
-    )
+    reseeded = _betas(pipeline, tmp_path, "c", image=astronaut, audio=short_wav, preprocess="extcrop", seed=1)
+    assert torch.equal(reseeded[:, :64], first[:, :64])  # 5 frames: no blinks, only the pose latents move
+    assert not torch.equal(reseeded[:, 64:], first[:, 64:])
     flipped = tmp_path / "flipped.png"
     Image.fromarray(skimage.data.astronaut()[:, ::-1].copy()).save(flipped)
-    assert not pipeline.render(
-        RenderRequest(str(flipped), short_wav, save_betas=str(tmp_path / "d.pt"))
-    ).source_cached
+    other = pipeline.render(RenderRequest(str(flipped), short_wav, save_betas=str(tmp_path / "d.pt")))
+    assert not other.source_cached
+
+
+def test_inputs_and_outputs_as_s3_uris(pipeline, astronaut, short_wav, s3_bucket, tmp_path):
+    from storage import download_to_cache, put_file_atomic
+
+    image, audio = f"s3://{s3_bucket}/in/face.png", f"s3://{s3_bucket}/in/speech.wav"
+    put_file_atomic(astronaut, image)
+    put_file_atomic(short_wav, audio)
+    out, betas = f"s3://{s3_bucket}/out/clip.mp4", f"s3://{s3_bucket}/out/betas.pt"
+    assert pipeline.render(RenderRequest(image, audio, save_betas=betas)).frames == 5
+    assert torch.load(download_to_cache(betas), weights_only=True).shape == (5, 70)
+    result = pipeline.render(RenderRequest(image, audio, out, batch_size=3))
+    assert result.out == out and probe(download_to_cache(out)).n_frames == 5
 
 
 def test_save_betas_then_override_betas(pipeline, astronaut, short_wav, tmp_path):
@@ -142,6 +151,8 @@ def test_save_betas_then_override_betas(pipeline, astronaut, short_wav, tmp_path
             RenderRequest(astronaut, short_wav, str(tmp_path / "x.mp4"), override_betas=str(short))
         )
     assert not (tmp_path / "x.mp4").exists()
+    with pytest.raises(ValueError, match="only one"):
+        RenderRequest(astronaut, short_wav, save_betas="a.pt", override_betas=str(short))
 
 
 def test_expnet_checkpoint_in_the_fork_format(pipeline, astronaut, short_wav, tmp_path):

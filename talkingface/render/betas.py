@@ -24,8 +24,9 @@ def save_betas(coeffs: torch.Tensor, uri: str | Path) -> None:
         torch.save(coeffs.detach().to("cpu", torch.float32).contiguous(), tmp)
 
 
-def read_betas(uri: str | Path) -> torch.Tensor:
-    """A [T, D] float32 tensor from a ``.pt``/``.pth`` tensor file or a ``.npy`` array."""
+def read_betas(uri: str | Path, num_frames: int) -> torch.Tensor:
+    """A [T, D] float32 tensor from a ``.pt``/``.pth`` tensor file or a ``.npy`` array; T must be
+    ``num_frames`` (the frames the audio drives)."""
     from storage import download_to_cache
 
     try:
@@ -51,15 +52,18 @@ def read_betas(uri: str | Path) -> torch.Tensor:
         )
     if not torch.isfinite(betas).all():
         raise ValueError(f"override betas {uri}: contains NaN or inf")
+    if betas.shape[0] != num_frames:
+        raise ValueError(
+            f"override betas {uri}: {betas.shape[0]} frames, "
+            f"but the audio drives {num_frames} frames at 25 fps"
+        )
     return betas
 
 
-def override_betas(coeffs: torch.Tensor, betas: torch.Tensor, name: str = "override betas") -> torch.Tensor:
+def override_betas(coeffs: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
     """``coeffs`` [T, 70] with columns ``:D`` replaced by ``betas`` [T, D] (a copy)."""
-    if betas.shape[0] != coeffs.shape[0]:
-        raise ValueError(
-            f"{name}: {betas.shape[0]} frames, but the audio drives {coeffs.shape[0]} frames at 25 fps"
-        )
+    if betas.shape[0] != coeffs.shape[0] or betas.shape[1] > coeffs.shape[1]:
+        raise ValueError(f"betas {tuple(betas.shape)} do not fit coefficients {tuple(coeffs.shape)}")
     out = coeffs.clone()
     out[:, : betas.shape[1]] = betas.to(out.dtype)
     return out

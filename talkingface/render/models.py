@@ -161,21 +161,21 @@ class ModelStore:
 
     def _load_size(self, size: int) -> SizeModels:
         """Load (or stand in) every per-size network in one pass over the checkpoint file."""
-        official = self.model_config == "official"
         audio2coeff = _seeded(Audio2Coeff, self.seed)
         recon = _seeded(ReconNet, self.seed + 1)
-        if self.checkpoint_dir is None or not official:
-            nets = build_renderer(self.renderer_config, self.seed + 2)
+        states = {}
         if self.checkpoint_dir is not None:
             parts = ["audio2exp", "audio2pose", "face_3drecon"]
-            states = read_parts(
-                self.checkpoint_dir, parts + (["kp_extractor", "generator"] if official else []), size=size
-            )
+            if self.model_config == "official":
+                parts += ["kp_extractor", "generator"]
+            states = read_parts(self.checkpoint_dir, parts, size=size)
             load_state(audio2coeff.expnet, states["audio2exp"], "part 'audio2exp'")
             load_state(audio2coeff.posevae, states["audio2pose"], "part 'audio2pose'")
             load_state(recon, states["face_3drecon"], "part 'face_3drecon'")
-            if official:
-                nets = load_renderer(self.renderer_config, states["kp_extractor"], states["generator"])
+        if "generator" in states:
+            nets = load_renderer(self.renderer_config, states["kp_extractor"], states["generator"])
+        else:
+            nets = build_renderer(self.renderer_config, self.seed + 2)
         return SizeModels(
             audio2coeff=audio2coeff.to(self.device).eval(),
             recon=recon.to(self.device).eval(),

@@ -127,6 +127,8 @@ class RenderRequest:
             raise ValueError("emotion and head go together: give both an emotion name and a head directory")
         if self.out is None and self.save_betas is None:
             raise ValueError("nothing to write: give an output video (out) or save_betas")
+        if self.save_betas is not None and self.override_betas is not None:
+            raise ValueError("save_betas stops before override_betas would apply: give only one of them")
         Audio2CoeffConfig(pose_style=self.pose_style, seed=self.seed)
 
     def inputs(self) -> dict[str, str]:
@@ -238,11 +240,8 @@ class TalkingFacePipeline:
         local = {role: local_input(uri, role) for role, uri in request.inputs().items()}
         features = audio_features(local["audio"])
         betas = None
-        if request.override_betas is not None and request.save_betas is None:
-            betas = read_betas(local["override betas"])
-            override_betas(
-                torch.zeros(features.num_frames, 70), betas, f"override betas {request.override_betas}"
-            )
+        if request.override_betas is not None:
+            betas = read_betas(request.override_betas, features.num_frames)
         source, cached = self.source(request.image, request.size, request.preprocess)
         coeffs = self.coefficients(request, source, features, head)
         count = 0

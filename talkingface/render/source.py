@@ -59,20 +59,23 @@ def plan_for(first: np.ndarray, mode: str, detector: Callable[[], LandmarkDetect
 def crop_landmarks(
     crops: list[np.ndarray], align: str, detector: Callable[[], LandmarkDetector], name: str
 ) -> tuple[list[np.ndarray | None], tuple[str, ...]]:
-    """Landmarks per crop (None: align on the standard points) and the warnings that caused."""
+    """Landmarks per crop (None: align on the standard points) and warnings about how they were found."""
     if align == "standard":
-        return [None] * len(crops), (
-            f"{name}: aligned on SadTalker's standard 5 points, not on detected landmarks (--align standard)",
+        note = (
+            f"{name}: aligned on SadTalker's standard 5 points, not on detected landmarks (--align standard)"
         )
-    if len(crops) > 1:
-        found = detector().landmarks_for_frames(crops, f"{name} crop")
-        return list(found.landmarks), ()
+        return [None] * len(crops), (note,)
     try:
-        return [detector().detect(crops[0], f"{name} crop").landmarks], ()
+        if len(crops) == 1:
+            return [detector().detect(crops[0], f"{name} crop").landmarks], ()
+        found = detector().landmarks_for_frames(crops, f"{name} crops")
     except NoFaceError:
         if align == "landmarks":
             raise
-    return [None], (f"{name}: no face on the crop; aligned on SadTalker's standard 5 points instead",)
+        note = f"{name}: no face on the crop; aligned on SadTalker's standard 5 points instead"
+        return [None] * len(crops), (note,)
+    notes = (f"{name}: no face on {found.n_missing} of {len(crops)} crops; they reuse earlier landmarks",)
+    return list(found.landmarks), notes if found.missing else ()
 
 
 @torch.inference_mode()
