@@ -11,7 +11,10 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the main job end to end on a bundled sample (local Ray, local dir)"),
-    "extract": ("jobs.extract", "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)"),
+    "extract": (
+        "jobs.extract",
+        "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
+    ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
