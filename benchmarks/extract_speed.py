@@ -1,0 +1,163 @@
+"""Extraction throughput: the Ray job with 1 and 2 recon actors vs the fork's per-frame loop, and memory.
+
+    .venv/bin/python benchmarks/extract_speed.py [--clips 4] [--seconds 2] [--landmarks template|fan]
+        [--face-weights DIR] [--num-gpus-per-actor 0.5]
+
+The same synthetic corpus (CREMA-D + RAVDESS names, 30 fps sources) is processed
+  * by ``run_extract`` on a local Ray instance with ``--concurrency 1`` and ``2``, and
+  * by a plain loop in the style of the seed fork's get_betas.py (decode, then for every frame: detect,
+    crop, align and run the recon net on that single frame).
+Frames/s count the 25 fps frames written. Then the corpus is doubled and the job re-run: the peak
+memory (summed PSS of this process and every Ray process, sampled every 0.2 s) should stay flat,
+because clips stream through the pipeline and nothing materialises the dataset.
+Default landmarks are the offline template (no face-alignment weights); ``--landmarks fan`` with
+``--face-weights`` times the real landmark network as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from distributed.extract import ExtractConfig, run_extract
+from distributed.runtime import init_ray
+from talkingface.betas import BetasExtractor, decode_clip
+from talkingface.face.align import align_face
+from talkingface.face.crop import apply_crop, plan_crop
+from talkingface.synth import make_corpus
+
+
+class PeakMemory:
+    """Summed PSS (MiB) of this process and all Ray processes, sampled in a background thread."""
+
+    def __init__(self, period: float = 0.2):
+        self.period, self.peak, self._stop = period, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _summed_pss_mib())
+            time.sleep(self.period)
+
+
+def _summed_pss_mib() -> float:
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if int(pid) != os.getpid() and b"ray" not in cmdline:
+                continue
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def fork_style_loop(corpus: Path, extractor: BetasExtractor) -> int:
+    """The seed fork's way: one clip after another, every frame detected and reconstructed on its own."""
+    frames_done = 0
+    for video in sorted([*corpus.rglob("*.flv"), *corpus.rglob("*.mp4")]):
+        wav = next(corpus.rglob(video.stem + ".wav"), None)
+        media = decode_clip(video, wav)
+        info = plan_crop(
+            extractor.detector.detect(media.frames[0]).landmarks, media.frames.shape[2:0:-1], "crop"
+        )
+        for frame in media.frames:
+            crop = apply_crop(frame, info)
+            aligned = align_face(crop, extractor.detector.detect(crop).landmarks)
+            extractor.reconstruct([aligned.crop])
+            frames_done += 1
+    return frames_done
+
+
+def timed_job(config: ExtractConfig) -> tuple[float, int, float]:
+    """(seconds, frames, peak MiB) of one extraction run into a fresh output dir."""
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        summary = run_extract(config)
+        seconds = time.perf_counter() - start
+    if summary.failed or summary.failed_infrastructure:
+        raise RuntimeError(f"benchmark run failed: {summary.errors}")
+    return seconds, summary.frames, memory.peak
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clips", type=int, default=4, help="clips per dataset (x2 datasets)")
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--landmarks", default="template", choices=["template", "fan"])
+    p.add_argument("--face-weights")
+    p.add_argument("--num-gpus-per-actor", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    args = p.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="extract-bench-"))
+    corpus = work / "corpus"
+    make_corpus(corpus, n_clips_per_dataset=args.clips, seconds=args.seconds, seed=0)
+    init_ray()
+
+    def config(corpus_dir: Path, out: str, concurrency: int) -> ExtractConfig:
+        return ExtractConfig(
+            corpus=str(corpus_dir),
+            out=str(work / out),
+            detector="haar",
+            landmarks=args.landmarks,
+            face_weights=args.face_weights,
+            concurrency=concurrency,
+            num_gpus_per_actor=args.num_gpus_per_actor,
+            num_cpus_per_actor=0.5,
+            batch_size=args.batch_size,
+        )
+
+    device = "cuda" if args.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
+    extractor = BetasExtractor.create(
+        detector="haar", landmarks=args.landmarks, face_weights=args.face_weights, device=device
+    )
+    start = time.perf_counter()
+    loop_frames = fork_style_loop(corpus, extractor)
+    loop_s = time.perf_counter() - start
+    loop_rate = loop_frames / loop_s
+    print(f"per-frame loop (fork style): {loop_rate:6.2f} frames/s ({loop_frames} frames, {loop_s:.1f} s)")
+    rates = {}
+    for actors in (1, 2):
+        seconds, frames, peak = timed_job(config(corpus, f"out-{actors}", actors))
+        rates[actors] = frames / seconds
+        print(
+            f"Ray job, {actors} actor(s):      {rates[actors]:6.2f} frames/s ({frames} frames, "
+            f"{seconds:.1f} s, peak {peak:.0f} MiB)"
+        )
+    print(
+        f"speed-up of the Ray job (2 actors) over the loop: {rates[2] / loop_rate:.2f}x "
+        "(includes Ray start-up of the pool and the Parquet commits)"
+    )
+
+    doubled = work / "corpus2"
+    make_corpus(doubled, n_clips_per_dataset=2 * args.clips, seconds=args.seconds, seed=0)
+    small = timed_job(config(corpus, "mem-1x", 2))
+    large = timed_job(config(doubled, "mem-2x", 2))
+    print(
+        f"peak memory, corpus x1: {small[2]:.0f} MiB ({small[1]} frames); x2: {large[2]:.0f} MiB "
+        f"({large[1]} frames); ratio {large[2] / small[2]:.2f}"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
