@@ -29,7 +29,9 @@ PROG = "talkingface render"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog=PROG, description="One portrait + one speech clip -> a talking-face mp4; prints a JSON summary."
+    )
     io = p.add_argument_group("inputs and outputs (local paths or storage URIs)")
     io.add_argument("--image", required=True, help="source portrait (png/jpg)")
     io.add_argument("--audio", required=True, help="driving speech (wav/mp3/... or a video's audio track)")

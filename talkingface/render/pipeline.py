@@ -51,10 +51,10 @@ from talkingface.render.semantics import (
 )
 from talkingface.render.source import check_align, face_rows
 from talkingface.video import SAMPLE_RATE, read_frames, write_video
+from talkingface.weights.registry import SIZES
 
 log = logging.getLogger(__name__)
 
-SIZES = (256, 512)
 MAPPING_CHUNK = 64  # frames per MappingNet call while streaming
 
 
