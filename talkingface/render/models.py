@@ -64,7 +64,10 @@ def read_expnet_state(path: str | Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError as err:
         raise FileNotFoundError(f"expnet checkpoint not found: {path}") from err
     try:
-        blob = load_file(str(local)) if local.suffix == ".safetensors" else _torch_load(local)
+        if local.suffix == ".safetensors":
+            blob = load_file(str(local))
+        else:
+            blob = torch.load(local, map_location="cpu", weights_only=True)
     except (SafetensorError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
         raise CheckpointError(f"expnet checkpoint {path}: unreadable ({err})") from err
     if isinstance(blob, dict) and isinstance(blob.get("model"), dict):
@@ -77,10 +80,6 @@ def read_expnet_state(path: str | Path) -> dict[str, torch.Tensor]:
         if any(key.startswith(prefix) for key in blob):
             return {k[len(prefix) :]: v for k, v in blob.items() if k.startswith(prefix)}
     return dict(blob)
-
-
-def _torch_load(path: Path) -> object:
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_expnet(path: str | Path) -> ExpNet:

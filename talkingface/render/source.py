@@ -43,6 +43,7 @@ class FaceRows:
 
 
 def check_align(align: str) -> str:
+    """``align`` if it is a known alignment mode, else ValueError."""
     if align not in ALIGN_MODES:
         raise ValueError(f"unknown align mode {align!r}; expected one of {ALIGN_MODES}")
     return align
