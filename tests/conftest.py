@@ -42,6 +42,14 @@ def oracle_dir() -> Path:
     return ORACLE
 
 
+@pytest.fixture(scope="session")
+def golden(oracle_dir):
+    """Golden set A (tensors, json, manifest, weight rule) of the oracle."""
+    from talkingface.parity.golden import GoldenSet
+
+    return GoldenSet.load(oracle_dir / "golden_A.safetensors")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

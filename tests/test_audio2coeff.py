@@ -21,11 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def golden(oracle_dir: Path) -> GoldenSet:
-    return GoldenSet.load(oracle_dir / "golden_A.safetensors")
-
-
-@pytest.fixture(scope="module")
 def model(golden: GoldenSet) -> Audio2Coeff:
     return Audio2Coeff.from_state_dicts(golden.weights("audio2exp"), golden.weights("audio2pose"))
 

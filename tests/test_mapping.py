@@ -12,7 +12,6 @@ import torch
 from talkingface.coeffs import COEFF_70, COEFF_73
 from talkingface.models.mapping_net import HeadMotion, MappingConfig, MappingNet
 from talkingface.parity.cli import run as run_parity
-from talkingface.parity.golden import GoldenSet
 from talkingface.render.keypoints import bins_to_degrees, rotation_matrix, transform_keypoints
 from talkingface.render.semantics import (
     SemanticsConfig,
@@ -35,11 +34,6 @@ MY_TENSORS = [
     "fr.kp_driving",
 ]
 SMALL = MappingConfig(coeff_nc=70, descriptor_nc=16, num_bins=66)
-
-
-@pytest.fixture(scope="module")
-def golden(oracle_dir) -> GoldenSet:
-    return GoldenSet.load(oracle_dir / "golden_A.safetensors")
 
 
 def _motion(batch: int, num_kp: int = 15, seed: int = 0) -> HeadMotion:

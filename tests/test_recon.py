@@ -21,14 +21,8 @@ from talkingface.face.align import (
 )
 from talkingface.models.recon_net import ReconConfig, ReconNet
 from talkingface.parity.checks_recon import check_align, check_net
-from talkingface.parity.golden import GoldenSet
 from talkingface.parity.tolerance import tolerance_for
 from talkingface.weights.load import load_state
-
-
-@pytest.fixture(scope="module")
-def golden(oracle_dir) -> GoldenSet:
-    return GoldenSet.load(oracle_dir / "golden_A.safetensors")
 
 
 @pytest.fixture(scope="module")

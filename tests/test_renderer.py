@@ -11,7 +11,6 @@ from talkingface.models.generator import OcclusionAwareSPADEGenerator
 from talkingface.models.kp_detector import KPDetector
 from talkingface.models.spade import SpectralNormConv2d
 from talkingface.parity.checks_render import check_frames, check_kp_canonical
-from talkingface.parity.golden import GoldenSet
 from talkingface.parity.tolerance import tolerance_for
 from talkingface.render.animate import FaceRenderer, RenderOptions, contiguous_batches, to_uint8
 from talkingface.render.configs import (
@@ -22,11 +21,6 @@ from talkingface.render.configs import (
     load_renderer,
     renderer_config,
 )
-
-
-@pytest.fixture(scope="module")
-def golden(oracle_dir) -> GoldenSet:
-    return GoldenSet.load(oracle_dir / "golden_A.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkingface.corpus import cremad, ravdess
 from talkingface.synth.face import TalkingFace
 from talkingface.synth.speech import SAMPLE_RATE, fit_length, speak
 from talkingface.video.writer import WriterConfig, write_video
@@ -29,24 +30,6 @@ CREMAD_SENTENCES = {
     "IEO": "It's eleven o'clock.",
     "TIE": "That is exactly what happened.",
     "IOM": "I'm on my way to the meeting.",
-}
-CREMAD_EMOTIONS = {
-    "ANG": "angry",
-    "DIS": "disgust",
-    "FEA": "fear",
-    "HAP": "happy",
-    "NEU": "neutral",
-    "SAD": "sad",
-}
-RAVDESS_EMOTIONS = {
-    "01": "neutral",
-    "02": "calm",
-    "03": "happy",
-    "04": "sad",
-    "05": "angry",
-    "06": "fear",
-    "07": "disgust",
-    "08": "surprised",
 }
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
 ACTORS_PER_DATASET = 4  # consecutive clips rotate over this many actors
@@ -77,7 +60,7 @@ def _cremad_trials() -> list[tuple[str, str, str]]:
     for sentence in CREMAD_SENTENCES:
         levels = ("LO", "MD", "HI") if sentence == "IEO" else ("XX",)
         for level in levels:
-            trials += [(sentence, code, level) for code in CREMAD_EMOTIONS if code != "NEU"]
+            trials += [(sentence, code, level) for code in cremad.EMOTIONS if code != "NEU"]
         trials.append((sentence, "NEU", "XX"))
     return trials
 
@@ -89,7 +72,7 @@ def _ravdess_trials() -> list[tuple[str, str, str, str]]:
         for repetition in ("01", "02")
         for statement in RAVDESS_STATEMENTS
         for intensity in ("01", "02")
-        for emotion in RAVDESS_EMOTIONS
+        for emotion in ravdess.EMOTIONS
         if not (emotion == "01" and intensity == "02")
     ]
 
@@ -104,7 +87,7 @@ def cremad_clip(root: Path, index: int, size: tuple[int, int] = (320, 240)) -> C
         video=root / CREMAD_DIR / "VideoFlash" / f"{name}.flv",
         audio_wav=root / CREMAD_DIR / "AudioWAV" / f"{name}.wav",
         text=CREMAD_SENTENCES[sentence],
-        emotion=CREMAD_EMOTIONS[code],
+        emotion=cremad.EMOTIONS[code],
         actor=actor,
         size=size,
         config=CREMAD_VIDEO,
@@ -123,7 +106,7 @@ def ravdess_clip(root: Path, index: int, size: tuple[int, int] = (384, 216)) -> 
         video=root / RAVDESS_DIR / f"Actor_{actor:02d}" / f"{name}.mp4",
         audio_wav=None,
         text=RAVDESS_STATEMENTS[statement],
-        emotion=RAVDESS_EMOTIONS[emotion],
+        emotion=ravdess.EMOTIONS[emotion],
         actor=actor,
         size=size,
         config=RAVDESS_VIDEO,
