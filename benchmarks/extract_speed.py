@@ -76,13 +76,12 @@ def fork_style_loop(corpus: Path, extractor: BetasExtractor) -> int:
     for video in sorted([*corpus.rglob("*.flv"), *corpus.rglob("*.mp4")]):
         wav = next(corpus.rglob(video.stem + ".wav"), None)
         media = decode_clip(video, wav)
-        info = plan_crop(
-            extractor.detector.detect(media.frames[0]).landmarks, media.frames.shape[2:0:-1], "crop"
-        )
+        detector = extractor.faces.detector()
+        info = plan_crop(detector.detect(media.frames[0]).landmarks, media.frames.shape[2:0:-1], "crop")
         for frame in media.frames:
             crop = apply_crop(frame, info)
-            aligned = align_face(crop, extractor.detector.detect(crop).landmarks)
-            extractor.reconstruct([aligned.crop])
+            aligned = align_face(crop, detector.detect(crop).landmarks)
+            extractor.faces.coefficients([aligned.crop])
             frames_done += 1
     return frames_done
 

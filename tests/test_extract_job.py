@@ -128,14 +128,20 @@ def test_ray_job_submit_runs_the_extract_module(ray_context, corpus, tmp_path):
 
     client = JobSubmissionClient(f"http://{ray_context.dashboard_url}")
     out = tmp_path / "job-out"
-    job = client.submit_job(
-        entrypoint=(
-            f"python -m jobs.extract --corpus {corpus} --out {out} --detector haar --landmarks template "
-            "--concurrency 1 --batch-size 8"
-        ),
-        runtime_env={"working_dir": str(REPO), "excludes": [".venv", ".git", "out"]},
+    entrypoint = (
+        f"python -m jobs.extract --corpus {corpus} --out {out} --detector haar --landmarks template "
+        "--concurrency 1 --batch-size 8"
     )
+    runtime_env = {"working_dir": str(REPO), "excludes": [".venv", ".git", "out"]}
     deadline = time.time() + 240
+    while True:  # the job agent answers "No available agent ... try again later" while it starts up
+        try:
+            job = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
+            break
+        except RuntimeError as err:
+            if "try again later" not in str(err) or time.time() > deadline:
+                raise
+            time.sleep(2)
     while (status := client.get_job_status(job)) not in {
         JobStatus.SUCCEEDED,
         JobStatus.FAILED,

@@ -18,10 +18,10 @@ from talkingface.audio2coeff import NUM_POSE_STYLES
 from talkingface.face.crop import MODES
 from talkingface.face.detect import NoFaceError
 from talkingface.face.paste import METHODS
+from talkingface.face.reconstruct import ALIGN_MODES
 from talkingface.render.animate import AUTOCAST_DTYPES
 from talkingface.render.configs import CONFIGS
 from talkingface.render.pipeline import SIZES, PipelineConfig, RenderRequest, TalkingFacePipeline
-from talkingface.render.source import ALIGN_MODES
 from talkingface.video import VideoError
 from talkingface.weights.load import CheckpointError
 

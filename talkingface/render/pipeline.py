@@ -38,6 +38,7 @@ from talkingface.audio2coeff import Audio2CoeffConfig
 from talkingface.face.crop import MODES, CropInfo
 from talkingface.face.detect import DetectorConfig, LandmarkDetector
 from talkingface.face.paste import METHODS, PasteConfig, paste_frames
+from talkingface.face.reconstruct import FaceReconstructor, check_align
 from talkingface.render.animate import FaceRenderer, PreparedSource, RenderOptions
 from talkingface.render.betas import override_betas, read_betas, save_betas
 from talkingface.render.keypoints import transform_keypoints
@@ -49,7 +50,6 @@ from talkingface.render.semantics import (
     semantic_windows,
     source_semantics,
 )
-from talkingface.render.source import check_align, face_rows
 from talkingface.video import SAMPLE_RATE, read_frames, write_video
 from talkingface.weights.registry import SIZES
 
@@ -65,7 +65,7 @@ class PipelineConfig:
     ``checkpoint_dir`` None gives seeded random stand-in weights (loudly warned). ``detector`` is
     ``haar`` (offline OpenCV boxes) or a face-alignment detector (``sfd``...); ``landmarks`` ``fan`` or
     ``template`` (the mean face placed in the box: offline smoke runs only); ``face_weights`` a local
-    folder with face-alignment's weight files. ``align``: see :mod:`talkingface.render.source`.
+    folder with face-alignment's weight files. ``align``: see :mod:`talkingface.face.reconstruct`.
     """
 
     checkpoint_dir: str | None = None
@@ -283,8 +283,8 @@ class TalkingFacePipeline:
             self._sources.move_to_end(key)
             return self._sources[key], True
         models = self.models.size_models(size)
-        face = face_rows(
-            [pixels], preprocess, size, models.recon, self.detector, self.config.align, str(image)
+        face = FaceReconstructor(models.recon, self.detector).reconstruct(
+            [pixels], preprocess, size, self.config.align, str(image)
         )
         prepared = models.renderer.prepare(load_source_image(face.crop, size))
         found = SourceFace(pixels, face.info, face.rows[:1], prepared, face.warnings)
@@ -300,9 +300,11 @@ class TalkingFacePipeline:
         """73-dim rows of every frame (25 fps) of a reference video."""
         frames = list(read_frames(local_input(video, role)))
         recon = self.models.size_models(request.size).recon
-        return face_rows(
-            frames, request.preprocess, request.size, recon, self.detector, self.config.align, video
-        ).rows
+        return (
+            FaceReconstructor(recon, self.detector)
+            .reconstruct(frames, request.preprocess, request.size, self.config.align, video)
+            .rows
+        )
 
     def coefficients(
         self,
