@@ -16,6 +16,9 @@ from distributed.extract.udfs import ReconActor, commit_clips, decode_clips
 from storage.schemas import ERRORS_SCHEMA, to_table
 
 DECODE_MEMORY = 512 * 1024**2  # bytes reserved per decode task (a few seconds of HD frames)
+# Idle OpenMP threads sleep instead of spinning: with decode tasks and actors sharing cores, spinning torch
+# threads slowed a 2-thread recon actor 4x (benchmarks/extract_speed.py).
+WORKER_ENV = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
 
 @dataclass
@@ -72,7 +75,12 @@ def build_dataset(config: ExtractConfig, rows: list[dict]) -> ray.data.Dataset:
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 200)))
     # The memory hint keeps Ray from fusing decoding into the (GPU) recon actors: decoding stays on CPU tasks.
     ds = ds.map_batches(
-        decode_clips, fn_kwargs={"config": config}, batch_size=1, num_cpus=1, memory=DECODE_MEMORY
+        decode_clips,
+        fn_kwargs={"config": config},
+        batch_size=1,
+        num_cpus=1,
+        memory=DECODE_MEMORY,
+        runtime_env=WORKER_ENV,
     )
     ds = ds.map_batches(
         ReconActor,
@@ -81,5 +89,6 @@ def build_dataset(config: ExtractConfig, rows: list[dict]) -> ray.data.Dataset:
         compute=ray.data.ActorPoolStrategy(size=config.concurrency),
         num_gpus=config.num_gpus_per_actor,
         num_cpus=config.num_cpus_per_actor,
+        runtime_env=WORKER_ENV,
     )
     return ds.map_batches(commit_clips, fn_kwargs={"config": config}, batch_size=1, num_cpus=0.5)
