@@ -104,7 +104,7 @@ def main() -> None:
     p.add_argument("--landmarks", default="template", choices=["template", "fan"])
     p.add_argument("--face-weights")
     p.add_argument("--num-gpus-per-actor", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="recon batch (default: the job's, 32 GPU / 4 CPU)")
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="extract-bench-"))

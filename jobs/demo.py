@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         landmarks="fan" if args.face_weights else "template",
         face_weights=args.face_weights,
         weights=args.weights,
-        batch_size=16,
     )
     print(f"[demo] extracting betas with Ray Data into {config.out}", flush=True)
     summary = run_extract(config)

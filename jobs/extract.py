@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
     p.add_argument("--num-gpus-per-actor", type=float, default=0.0, help="fractional GPUs per recon actor")
     p.add_argument("--num-cpus-per-actor", type=float, default=1.0)
     p.add_argument("--concurrency", type=int, default=1, help="number of recon actors")
-    p.add_argument("--batch-size", type=int, default=32, help="frames per recon-net forward pass")
+    p.add_argument("--batch-size", type=int, help="frames per recon-net forward (default: 32 GPU, 4 CPU)")
     p.add_argument("--landmark-stride", type=int, default=1, help="landmarks every n-th frame (1 = exact)")
     p.add_argument("--min-face-ratio", type=float, default=0.5, help="fail clips with fewer face frames")
     p.add_argument("--retry-errors", action="store_true", help="reprocess clips that failed before")

@@ -19,17 +19,22 @@ class ExtractConfig:
     num_gpus_per_actor: float = 0.0
     num_cpus_per_actor: float = 1.0
     concurrency: int = 1  # recon actors
-    batch_size: int = 32  # frames per recon-net forward
+    # frames per recon-net forward; None: 32 on GPU, 4 on CPU (larger CPU batches were slower, benchmarks/)
+    batch_size: int | None = None
     landmark_stride: int = 1  # run the landmark net every n-th frame, interpolate between (1 = exact)
     min_face_ratio: float = 0.5  # clips with faces in fewer frames than this fail with a reason
     min_frames: int = 5
     retry_errors: bool = False  # rerun clips whose previous attempt committed an error row
     limit: int | None = None  # process at most this many pending clips (smoke runs)
 
+    def recon_batch_size(self, device: str) -> int:
+        """Frames per recon-net forward on ``device``."""
+        return self.batch_size or (32 if device.startswith("cuda") else 4)
+
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"--concurrency must be >= 1, got {self.concurrency}")
-        if self.batch_size < 1 or self.landmark_stride < 1:
+        if (self.batch_size is not None and self.batch_size < 1) or self.landmark_stride < 1:
             raise ValueError(f"--batch-size and --landmark-stride must be >= 1, got {self}")
         if not 0 <= self.num_gpus_per_actor <= 8:
             raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")

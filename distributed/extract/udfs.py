@@ -73,7 +73,7 @@ class ReconActor:
             detector=config.detector,
             face_weights=config.face_weights,
             device=device,
-            batch_size=config.batch_size,
+            batch_size=config.recon_batch_size(device),
             landmark_stride=config.landmark_stride,
             landmarks=config.landmarks,
         )
