@@ -1,4 +1,4 @@
-"""Audio loading (wav, resampled wav, stereo, m4a, bytes, bad input) and SadTalker's mel features."""
+"""Audio loading (wav, resampled wav, stereo flac, m4a, mp3, bytes, bad input) and SadTalker's mel features."""
 
 from __future__ import annotations
 
@@ -106,6 +106,16 @@ def test_m4a_and_bytes_decode_like_the_wav(speech_22k, tmp_path):
     assert np.corrcoef(head, wav)[0, 1] > 0.99
     np.testing.assert_array_equal(load_audio(m4a.read_bytes()), decoded)
     np.testing.assert_array_equal(load_audio(speech_22k.read_bytes()), wav)
+
+
+def test_mp3_decodes_like_librosa(speech_22k, tmp_path):
+    mp3 = tmp_path / "speech.mp3"
+    _ffmpeg("-i", str(speech_22k), "-c:a", "libmp3lame", "-b:a", "128k", str(mp3))
+    ours, (ref, _) = load_audio(mp3), librosa.load(mp3, sr=16000)
+    assert ours.shape == ref.shape and np.abs(ours - ref).max() < 1e-6
+    wav = load_audio(speech_22k)
+    n = min(len(wav), len(ours))
+    assert np.corrcoef(ours[:n], wav[:n])[0, 1] > 0.99
 
 
 def test_bad_inputs_name_the_file(tmp_path):
