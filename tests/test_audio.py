@@ -1,4 +1,4 @@
-"""Audio loading (wav, resampled wav, stereo flac, m4a, mp3, bytes, bad input) and SadTalker's mel features."""
+"""Audio loading (wav, resampled wav, stereo flac, m4a, mp3, bytes, bad input) and the mel features."""
 
 from __future__ import annotations
 
