@@ -13,7 +13,7 @@ import soundfile
 import storage
 from distributed.extract import ExtractConfig, run_extract
 from talkingface.synth import make_corpus
-from talkingface.video import probe
+from talkingface.video import probe, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {
@@ -22,14 +22,21 @@ GOOD = {
     "ravdess-01-01-01-01-01-01": ("ravdess", "neutral"),
     "ravdess-01-02-01-01-01-02": ("ravdess", "calm"),
 }
-BAD = {"cremad-1003_DFA_FEA_XX": "cannot open media file", "ravdess-01-03-01-01-01-03": "no audio track"}
+BAD = {
+    "cremad-1003_DFA_FEA_XX": "cannot open media file",
+    "ravdess-01-03-01-01-01-03": "no audio track",
+    "cremad-1005_DFA_SAD_XX": "no face found",
+}
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """2 good CREMA-D + 2 good RAVDESS clips, a corrupt flv and an mp4 without audio (30 fps sources)."""
+    """2 good CREMA-D + 2 good RAVDESS clips (30 fps), a corrupt flv, an mp4 without audio, a faceless one."""
     root = tmp_path_factory.mktemp("corpus")
     make_corpus(root, n_clips_per_dataset=2, seconds=1.0, seed=0, bad_files=True)
+    gray = np.full((25, 240, 320, 3), 128, np.uint8)
+    tone = (0.1 * np.sin(np.arange(16000) / 10)).astype(np.float32)
+    write_video(root / "CREMA-D" / "VideoFlash" / "1005_DFA_SAD_XX.flv", iter(gray), tone, 16000)
     return root
 
 
@@ -84,13 +91,13 @@ def committed_files(out: Path) -> dict[str, float]:
 def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path):
     out = tmp_path / "features"
     first = run_extract(offline_config(corpus, out))
-    assert (first.succeeded, first.failed, first.failed_infrastructure) == (4, 2, 0), first.errors
+    assert (first.succeeded, first.failed, first.failed_infrastructure) == (4, 3, 0), first.errors
     check_outputs(str(out), corpus)
     before = committed_files(out)
     assert not [p for p in out.rglob("*") if ".tmp" in p.name], "temp files left behind"
 
     again = run_extract(offline_config(corpus, out))
-    assert (again.processed, again.skipped_done) == (0, 6)
+    assert (again.processed, again.skipped_done) == (0, 7)
     assert committed_files(out) == before, "a rerun rewrote committed outputs"
 
     grown = tmp_path / "grown"
@@ -101,12 +108,12 @@ def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path
     (out / "betas" / "cremad" / "angry" / ".stale.tmp-dead.parquet").write_bytes(b"half a file")
     time.sleep(0.01)
     third = run_extract(offline_config(grown, out))
-    assert (third.processed, third.succeeded, third.skipped_done) == (1, 1, 6), third.errors
+    assert (third.processed, third.succeeded, third.skipped_done) == (1, 1, 7), third.errors
     betas = storage.read_table(str(out / "betas"), storage.BETAS_SCHEMA)
     assert sorted(betas.column("clip_id").to_pylist()) == sorted([*GOOD, "cremad-1004_DFA_HAP_XX"])
 
     retried = run_extract(offline_config(grown, out, retry_errors=True))
-    assert (retried.processed, retried.failed) == (2, 2)
+    assert (retried.processed, retried.failed) == (3, 3)
 
 
 def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
@@ -116,10 +123,14 @@ def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
             storage.put_file_atomic(path, storage.join(prefix, str(path.relative_to(corpus))))
     out = f"s3://{s3_bucket}/features"
     summary = run_extract(offline_config(prefix, out))
-    assert (summary.succeeded, summary.failed, summary.failed_infrastructure) == (4, 2, 0), summary.errors
+    assert (summary.succeeded, summary.failed, summary.failed_infrastructure) == (4, 3, 0), summary.errors
     betas = storage.read_table(storage.join(out, "betas"), storage.BETAS_SCHEMA)
     storage.validate_betas_table(betas)
     assert sorted(betas.column("clip_id").to_pylist()) == sorted(GOOD)
+    errors = storage.read_table(storage.join(out, "errors"), storage.ERRORS_SCHEMA).to_pylist()
+    assert {e["clip_id"] for e in errors} == set(BAD)
+    for error in errors:  # reasons name the S3 source, not the local cache copy that was decoded
+        assert error["source_uri"].startswith(prefix) and error["source_uri"] in error["reason"]
     assert run_extract(offline_config(prefix, out)).processed == 0
 
 

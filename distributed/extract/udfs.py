@@ -15,8 +15,9 @@ import storage
 from distributed.extract.config import ExtractConfig
 from distributed.extract.layout import betas_uri, clips_uri, errors_uri
 from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
-from talkingface.betas import BetasExtractor, ClipTooShort, FrameBetas, decode_clip, frame_windows
+from talkingface.betas import BetasExtractor, FrameBetas, decode_clip, frame_windows
 from talkingface.betas.record import betas_record
+from talkingface.face.detect import NoFaceError
 
 EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -37,7 +38,11 @@ def _batch(row: dict) -> dict:
 
 
 def _fail(row: dict, stage: str, err: BaseException) -> dict:
-    row.update(error=f"{type(err).__name__}: {err}", stage=stage)
+    """Mark ``row`` failed at ``stage``; the reason names the clip's source URI (not a cache path)."""
+    reason = f"{type(err).__name__}: {err}"
+    if row["source_uri"] not in reason:
+        reason = f"{row['source_uri']}: {reason}"
+    row.update(error=reason, stage=stage)
     return row
 
 
@@ -86,10 +91,13 @@ class ReconActor:
         if row["error"]:
             return _batch(row)
         try:
-            betas = self.extractor.extract(np.asarray(frames))
+            betas = self.extractor.extract(np.asarray(frames), name=row["source_uri"])
             ratio = float(betas.face_found.mean())
             if ratio < self.config.min_face_ratio:
-                raise ClipTooShort(f"a face was found in only {ratio:.0%} of {len(frames)} frames")
+                found = f"a face was found in only {ratio:.0%} of {len(frames)} frames"
+                raise NoFaceError(
+                    f"{row['source_uri']}: {found} (--min-face-ratio {self.config.min_face_ratio})"
+                )
             row.update(full=betas.full, crop=betas.crop, face_found=betas.face_found)
         except Exception as err:
             _fail(row, "recon", err)
