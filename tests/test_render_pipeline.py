@@ -305,3 +305,17 @@ def test_cli_errors_name_the_bad_input(astronaut, short_wav, tmp_path, capsys):
     code, _, err = _run(capsys, "--image", astronaut, "--audio", short_wav, "--emotion", "happy")
     assert code == 2 and "head" in err
     assert not out.exists()
+
+
+def test_free_view_angles_turn_the_head(pipeline, astronaut, short_wav, tmp_path):
+    def render(name: str, **view) -> np.ndarray:
+        out = tmp_path / f"{name}.mp4"
+        pipeline.render(RenderRequest(astronaut, short_wav, out=str(out), **view))
+        return read_frames(out).astype(np.float32)
+
+    plain, same, turned = render("plain"), render("same"), render("turned", yaw=(0.0, 30.0))
+    np.testing.assert_array_equal(plain, same)
+    assert turned.shape == plain.shape
+    assert np.abs(turned[-1] - plain[-1]).mean() > np.abs(turned[0] - plain[0]).mean()
+    argv = ["--image", astronaut, "--audio", short_wav, "--out", str(tmp_path / "x.mp4")]
+    assert main([*argv, "--input-yaw"]) == 2  # an axis flag needs at least one angle

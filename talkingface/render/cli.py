@@ -50,6 +50,14 @@ def parser() -> argparse.ArgumentParser:
     look.add_argument("--seed", type=int, default=0, help="blinks and head-motion latents (default 0)")
     look.add_argument("--batch-size", type=int, default=2, help="frames per renderer call (default 2)")
     look.add_argument("--paste", choices=METHODS, default="seamless", help="full modes: paste-back blend")
+    for axis in ("yaw", "pitch", "roll"):
+        look.add_argument(
+            f"--input-{axis}",
+            type=float,
+            nargs="+",
+            metavar="DEG",
+            help=f"free view: {axis} key angles (degrees)",
+        )
 
     emo = p.add_argument_group("expression models")
     emo.add_argument("--expnet-checkpoint", help="fine-tuned ExpNet (.pth/.pt/.safetensors, fork format ok)")
@@ -115,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             save_betas=args.save_betas,
             override_betas=args.override_betas,
             paste=args.paste,
+            yaw=tuple(args.input_yaw) if args.input_yaw else None,
+            pitch=tuple(args.input_pitch) if args.input_pitch else None,
+            roll=tuple(args.input_roll) if args.input_roll else None,
         )
         config = PipelineConfig(
             checkpoint_dir=args.checkpoint_dir,

@@ -45,6 +45,7 @@ from talkingface.render.keypoints import transform_keypoints
 from talkingface.render.models import ModelStore
 from talkingface.render.semantics import (
     SemanticsConfig,
+    camera_angles,
     driving_rows,
     load_source_image,
     semantic_windows,
@@ -110,6 +111,10 @@ class RenderRequest:
     save_betas: str | None = None  # write the [T, 70] coefficients (.pt) and stop before rendering
     override_betas: str | None = None  # [T, D] tensor replacing coefficients[:, :D]
     paste: str = "seamless"  # full modes: seamless (Poisson, as SadTalker) or feather
+    # free view (SadTalker's --input_yaw/pitch/roll): key angles in degrees ramped over the clip
+    yaw: tuple[float, ...] | None = None
+    pitch: tuple[float, ...] | None = None
+    roll: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -344,13 +349,21 @@ class TalkingFacePipeline:
         mapping = self.models.mapping(full)
         windows = semantic_windows(driving_rows(coeffs, source.row, cfg), cfg.radius)
         kp_canonical = source.prepared.kp_canonical
+        views = {
+            name: None if keys is None else camera_angles(keys, len(windows)).to(renderer.device)
+            for name, keys in (("yaw", request.yaw), ("pitch", request.pitch), ("roll", request.roll))
+        }
 
-        def keypoints(semantics: torch.Tensor) -> torch.Tensor:
+        def keypoints(semantics: torch.Tensor, frames: slice | None = None) -> torch.Tensor:
+            angles = {} if frames is None else {k: v[frames] for k, v in views.items() if v is not None}
             with torch.inference_mode():
-                return transform_keypoints(kp_canonical, mapping(semantics.to(renderer.device)))
+                return transform_keypoints(kp_canonical, mapping(semantics.to(renderer.device)), **angles)
 
         kp_source = keypoints(source_semantics(source.row, cfg))
-        kp_driving = (keypoints(chunk) for chunk in windows.split(MAPPING_CHUNK))
+        kp_driving = (
+            keypoints(windows[i : i + MAPPING_CHUNK], slice(i, i + MAPPING_CHUNK))
+            for i in range(0, len(windows), MAPPING_CHUNK)
+        )
         rendered = renderer.frames(source.prepared, kp_source, kp_driving)
         if full:
             return paste_frames(source.image, rendered, source.info, PasteConfig(request.paste))
