@@ -248,6 +248,21 @@ def test_scan_pairs_audio_and_reports_every_file_once(tmp_path):
     assert "unrecognised" in rejected["docs/README.md"].reason
 
 
+def test_scan_reads_cremad_gender_from_video_demographics(tmp_path):
+    _touch(tmp_path, "crema/VideoFlash/1001_DFA_ANG_XX.flv", "crema/VideoFlash/1002_DFA_SAD_XX.flv")
+    _touch(tmp_path, "ravdess/Actor_03/01-01-05-01-01-01-03.mp4")
+    rows = ["ActorID,Age,Sex,Race,Ethnicity", "1001,51,Male,Caucasian,Not Hispanic", "1002,21,Female,Asian,"]
+    (tmp_path / "crema" / "VideoDemographics.csv").write_text("\n".join(rows) + "\n")
+    items = {Path(i.path).name: i for i in scan(str(tmp_path))}
+    assert "VideoDemographics.csv" not in items  # read as metadata, not reported as a clip or rejection
+    assert items["1001_DFA_ANG_XX.flv"].gender == "male"
+    assert items["1002_DFA_SAD_XX.flv"].gender == "female"
+    assert items["01-01-05-01-01-01-03.mp4"].gender == "male"  # RAVDESS: odd actor ids
+    (tmp_path / "crema" / "VideoDemographics.csv").write_text("id,sex\n1001,Male\n")
+    with pytest.raises(ValueError, match="ActorID and Sex"):
+        list(scan(str(tmp_path)))
+
+
 def test_scan_rejects_duplicate_videos_of_one_take(tmp_path):
     _touch(tmp_path, "a/1001_DFA_ANG_XX.flv", "b/1001_DFA_ANG_XX.flv")
     items = list(scan(str(tmp_path)))

@@ -1,12 +1,15 @@
 """List a corpus tree, parse every file and pair each video with its separate audio file.
 
 Every listed file is reported exactly once: as an accepted clip's ``path`` or ``audio_uri``, or as a
-``Rejection`` with its reason. A take with audio but no video becomes an audio-only clip.
+``Rejection`` with its reason. A take with audio but no video becomes an audio-only clip. Metadata files
+are read instead: CREMA-D's ``VideoDemographics.csv`` (ActorID, Sex, ...) gives its clips' gender.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ from talkingface.corpus.labels import ClipLabel, Rejection
 from talkingface.corpus.names import split_name
 
 AUDIO_PREFERENCE = (".wav", ".m4a", ".mp3")  # lossless first
+CREMAD_DEMOGRAPHICS = "VideoDemographics.csv"
 
 
 def list_files(uri: str) -> list[str]:
@@ -23,7 +27,7 @@ def list_files(uri: str) -> list[str]:
 
     Results keep the form of ``uri`` (plain paths, ``file://`` or ``s3://`` URIs).
     """
-    from storage import list_uris, parse_uri  # the one place the corpus readers touch storage
+    from storage import list_uris, parse_uri
 
     location = parse_uri(uri)
     if not location.is_s3:
@@ -37,10 +41,34 @@ def list_files(uri: str) -> list[str]:
 
 def scan(uri: str, dataset: str = "auto") -> Iterator[ClipLabel | Rejection]:
     """Accepted clips and rejected files under ``uri``, in path order."""
-    items = [parse(path, dataset) for path in list_files(uri)]
+    files = list_files(uri)
+    metadata = [path for path in files if path.rsplit("/", 1)[-1] == CREMAD_DEMOGRAPHICS]
+    genders = {actor: g for path in metadata for actor, g in cremad_genders(read_text(path)).items()}
+    items = [parse(path, dataset) for path in files if path not in metadata]
+    items = [
+        dataclasses.replace(item, gender=genders[item.actor])
+        if isinstance(item, ClipLabel) and item.dataset == "cremad" and item.actor in genders
+        else item
+        for item in items
+    ]
     labels = [item for item in items if isinstance(item, ClipLabel)]
     rejected = [item for item in items if isinstance(item, Rejection)]
     yield from sorted([*pair(labels), *rejected], key=lambda item: item.path)
+
+
+def read_text(path: str) -> str:
+    """A small text file of the corpus (local path, ``file://`` or ``s3://`` URI)."""
+    from storage import read_bytes
+
+    return read_bytes(path).decode("utf-8-sig")
+
+
+def cremad_genders(text: str) -> dict[str, str]:
+    """Actor id -> "male" / "female" from CREMA-D's VideoDemographics.csv (columns ActorID, Sex, ...)."""
+    rows = csv.DictReader(io.StringIO(text))
+    if rows.fieldnames is None or not {"ActorID", "Sex"} <= set(rows.fieldnames):
+        raise ValueError(f"{CREMAD_DEMOGRAPHICS} needs ActorID and Sex columns, got {rows.fieldnames}")
+    return {row["ActorID"].strip(): row["Sex"].strip().lower() for row in rows if row["Sex"].strip()}
 
 
 def pair(labels: Iterable[ClipLabel]) -> list[ClipLabel | Rejection]:
