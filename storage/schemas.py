@@ -128,9 +128,32 @@ RENDER_RESULTS_SCHEMA = _schema(
     ],
 )
 
+HEAD_PAIRS_SCHEMA = _schema(
+    "head_pairs",
+    1,
+    [
+        _field("clip_id", pa.string(), "clip id (clips.clip_id)"),
+        _field("dataset", pa.string(), "source dataset (clips.dataset)"),
+        _field("actor", pa.string(), "actor/speaker id (clips.actor): train/val/test splits are by actor"),
+        _field("emotion", pa.string(), "harmonised emotion label (clips.emotion)"),
+        _field("intensity", pa.float32(), "harmonised intensity, null = unknown (clips.intensity)", True),
+        _field("n_frames", pa.int32(), "T: frames at 25 fps; both per-frame lists have exactly T entries"),
+        _field("source_exp", per_frame(EXP_DIM), "per frame: ExpNet's 64 expression coefficients (audio)"),
+        _field("target_exp", per_frame(EXP_DIM), "per frame: the video's 64 expression coefficients"),
+        _field("expnet", pa.string(), "sha256 of the ExpNet checkpoint that made source_exp, or 'stand-in'"),
+    ],
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     s.metadata[b"schema"].decode(): s
-    for s in (CLIPS_SCHEMA, BETAS_SCHEMA, ERRORS_SCHEMA, RENDER_MANIFEST_SCHEMA, RENDER_RESULTS_SCHEMA)
+    for s in (
+        CLIPS_SCHEMA,
+        BETAS_SCHEMA,
+        ERRORS_SCHEMA,
+        RENDER_MANIFEST_SCHEMA,
+        RENDER_RESULTS_SCHEMA,
+        HEAD_PAIRS_SCHEMA,
+    )
 }
 
 BETAS_PER_FRAME = ("exp", "angle", "trans", "crop", "full", "mels", "face_found")

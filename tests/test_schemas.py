@@ -51,6 +51,21 @@ def sample_rows(name: str, rng: np.random.Generator) -> list[dict]:
     """Three realistic rows for the schema ``name``, with nulls where the schema allows them."""
     if name == "betas":
         return [betas_row(rng, f"crema-d/clip{i}", n) for i, n in enumerate([5, 0, 12])]
+    if name == "head_pairs":
+        return [
+            {
+                "clip_id": f"crema-d/100{i}_IEO_ANG_HI",
+                "dataset": "crema-d",
+                "actor": f"100{i}",
+                "emotion": "angry",
+                "intensity": None if i == 1 else 0.5 * i,
+                "n_frames": n,
+                "source_exp": rng.standard_normal((n, 64)).astype(np.float32),
+                "target_exp": rng.standard_normal((n, 64)).astype(np.float32),
+                "expnet": "stand-in",
+            }
+            for i, n in enumerate([4, 1, 7])
+        ]
     if name == "clips":
         return [
             {
@@ -151,7 +166,7 @@ def table_root(request, tmp_path) -> str:
 
 
 def test_every_field_is_documented():
-    assert set(SCHEMAS) == {"clips", "betas", "errors", "render_manifest", "render_results"}
+    assert set(SCHEMAS) == {"clips", "betas", "errors", "render_manifest", "render_results", "head_pairs"}
     for name, schema in SCHEMAS.items():
         for field in schema:
             assert field.metadata and field.metadata.get(b"doc"), f"{name}.{field.name} has no doc"
