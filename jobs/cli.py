@@ -7,7 +7,10 @@ only when their subcommand runs, so ``talkingface --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import subprocess
 import sys
+from pathlib import Path
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the main job end to end on a bundled sample (local Ray, local dir)"),
@@ -25,16 +28,45 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
-    lines = ["usage: talkingface <command> [options]", "", "commands:"]
+    lines = ["usage: talkingface [--version] <command> [options]", "", "commands:"]
     lines += [f"  {name:{width}s}  {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines.append("\n'talkingface <command> --help' describes a command's options.")
     return "\n".join(lines)
+
+
+def git_commit() -> str | None:
+    """The short commit of the checkout this package runs from, when it is a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def version() -> str:
+    """``talkingface <version>`` from the installed metadata, plus the git commit when there is one."""
+    try:
+        number = importlib.metadata.version("talkingface")
+    except importlib.metadata.PackageNotFoundError:
+        number = "unknown (not installed)"
+    commit = git_commit()
+    return f"talkingface {number}" + (f" (git {commit})" if commit else "")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(version())
         return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:

@@ -77,7 +77,9 @@ def build_config(cls: type[T], values: dict[str, Any], sources: dict[str, str] |
                 continue
             field = ".".join(str(p) for p in e["loc"])
             origin = sources.get(str(e["loc"][0]), "")
-            problems.append(f"{field}{f' ({origin})' if origin else ''}: {e['msg']}")
+            flag = "--" + field.replace("_", "-")
+            hint = f" (give {flag} or {field!r} in --config)" if e["type"] == "missing" else ""
+            problems.append(f"{field}{f' ({origin})' if origin else ''}: {e['msg']}{hint}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 
