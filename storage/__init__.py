@@ -13,7 +13,10 @@ from storage.objects import (
     put_fileobj_atomic,
     read_bytes,
     write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
 )
+from storage.redact import install_log_redaction, redact, redact_value
 from storage.s3 import S3Settings, s3_client, s3_filesystem
 from storage.schemas import (
     BETAS_SCHEMA,
@@ -27,8 +30,16 @@ from storage.schemas import (
     check_schema,
     validate_betas_table,
 )
-from storage.tables import from_table, read_table, to_table, write_table_atomic
-from storage.uri import InvalidUriError, Location, UnsafeKeyError, UnsupportedSchemeError, join, parse_uri
+from storage.tables import from_table, read_table, redact_table, to_table, write_table_atomic
+from storage.uri import (
+    InvalidUriError,
+    Location,
+    UnsafeKeyError,
+    UnsupportedSchemeError,
+    join,
+    parse_uri,
+    safe_output_key,
+)
 
 __all__ = [
     "BETAS_SCHEMA",
@@ -53,6 +64,7 @@ __all__ = [
     "download_to_cache",
     "exists",
     "from_table",
+    "install_log_redaction",
     "join",
     "list_uris",
     "parse_uri",
@@ -60,10 +72,16 @@ __all__ = [
     "put_fileobj_atomic",
     "read_bytes",
     "read_table",
+    "redact",
+    "redact_table",
+    "redact_value",
     "s3_client",
     "s3_filesystem",
+    "safe_output_key",
     "to_table",
     "validate_betas_table",
     "write_bytes_atomic",
+    "write_json_atomic",
     "write_table_atomic",
+    "write_text_atomic",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ import boto3.s3.transfer
 import botocore.exceptions
 
 from storage.atomic import is_staging_name, local_atomic_path
+from storage.redact import redact, redact_value
 from storage.s3 import head_object, is_not_found, s3_client
 from storage.uri import parse_uri
 
@@ -65,6 +67,16 @@ def write_bytes_atomic(uri: str, data: bytes, config: UploadConfig | None = None
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data for {uri!r} must be bytes-like, got {type(data).__name__}")
     put_fileobj_atomic(io.BytesIO(data), uri, config)
+
+
+def write_text_atomic(uri: str, text: str) -> None:
+    """Write UTF-8 ``text`` (a log, a report) to ``uri`` atomically, credentials masked (storage.redact)."""
+    write_bytes_atomic(uri, redact(text).encode())
+
+
+def write_json_atomic(uri: str, value: object) -> None:
+    """Write ``value`` as indented JSON to ``uri`` atomically, every string in it credential-masked."""
+    write_bytes_atomic(uri, (json.dumps(redact_value(value), indent=1, default=str) + "\n").encode())
 
 
 def put_file_atomic(local_path: str | os.PathLike, uri: str, config: UploadConfig | None = None) -> None:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from storage.filesystem import arrow_filesystem
 from storage.objects import UploadConfig, atomic_output
+from storage.redact import redact
 
 
 def _is_per_frame(type_: pa.DataType) -> bool:
@@ -146,8 +147,22 @@ def from_table(table: pa.Table) -> list[dict]:
     return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
 
 
+def redact_table(table: pa.Table) -> pa.Table:
+    """``table`` with credentials masked in its string columns (error reasons, paths, parameters)."""
+    for index, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        values = table.column(index).to_pylist()
+        masked = [None if v is None else redact(v) for v in values]
+        if masked != values:
+            table = table.set_column(index, field, pa.array(masked, field.type))
+    return table
+
+
 def write_table_atomic(table: pa.Table, uri: str, config: UploadConfig | None = None) -> None:
-    """Write ``table`` as one Parquet file at ``uri`` (local or S3), atomically."""
+    """Write ``table`` as one Parquet file at ``uri`` (local or S3), atomically; string columns are
+    credential-masked first (:func:`redact_table`), so no secret reaches an errors or results table."""
+    table = redact_table(table)
     with atomic_output(uri, config) as path:
         pq.write_table(table, path)
 

@@ -7,13 +7,15 @@ S3 keys are checked segment by segment: ``.``/``..`` segments, empty segments (`
 ``/`` (``s3://bucket//other``) are rejected with :class:`UnsafeKeyError`, because the same key would
 name a different object (or another bucket) once a client or a local cache normalises it. Plain local
 paths given directly may contain ``..`` (they are chosen by the operator), but :func:`join` never lets a
-part climb out of its base, for any scheme.
+part climb out of its base, for any scheme. :func:`safe_output_key` is the stricter gate for names that
+come from data (manifest ids, clip names): they must stay below their output prefix in every reading.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import quote, unquote
@@ -144,3 +146,58 @@ def parse_uri(uri: str | os.PathLike) -> Location:
 def join(uri: str | os.PathLike, *parts: str) -> str:
     """Join relative ``parts`` onto ``uri``, keeping its form; traversal or absolute parts are rejected."""
     return parse_uri(uri).child(*parts).uri
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE_OR_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` could leave its prefix when read as a relative key, or None."""
+    if _CONTROL.search(name):
+        return "contains a NUL or control character"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith(("/", "~")):
+        return "is absolute"
+    if _DRIVE_OR_SCHEME.match(name) or "://" in name:
+        return "looks like a URL or drive (scheme:)"
+    segments = name.split("/")
+    if any(s in ("", ".", "..") for s in segments):
+        return "has an empty, '.' or '..' segment"
+    return None
+
+
+def safe_output_key(prefix: str | os.PathLike, name: str) -> str:
+    """``prefix`` joined with ``name`` (a relative key from untrusted data, e.g. a manifest's output name).
+
+    Raises :class:`UnsafeKeyError` naming the input if ``name`` could resolve outside ``prefix`` in any
+    layer that reads it: ``..``/``.``/empty segments, absolute paths, ``~``, URLs and drive letters
+    (``s3://other/x``, ``file:``, ``C:``), backslashes, NUL and control characters, and the same tricks
+    percent-encoded (``%2e%2e%2f``, also double-encoded) or as Unicode look-alikes (``．．``). A local
+    result must also stay inside the prefix's real path (no escape through an existing symlink).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"output name must be str, got {type(name).__name__} ({name!r})")
+    if not name:
+        raise UnsafeKeyError("empty output name")
+    readings, current = [name], name
+    for _ in range(3):  # percent-decoding, repeated: double-encoded names decode twice downstream
+        decoded = unquote(current)
+        if decoded == current:
+            break
+        readings.append(decoded)
+        current = decoded
+    readings += [unicodedata.normalize("NFKC", r) for r in list(readings)]
+    for reading in readings:
+        problem = _name_problem(reading)
+        if problem is not None:
+            shown = "" if reading == name else f" (read as {reading!r})"
+            raise UnsafeKeyError(f"output name {name!r}{shown} {problem}; it must stay below {prefix}")
+    base = parse_uri(prefix)
+    target = base.child(name)
+    if not target.is_s3:
+        root = os.path.realpath(base.path)
+        if os.path.commonpath([root, os.path.realpath(target.path)]) != root:
+            raise UnsafeKeyError(f"output name {name!r} resolves outside {prefix} (through a symlink)")
+    return target.uri

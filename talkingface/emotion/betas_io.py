@@ -1,11 +1,14 @@
 """Beta files on disk: ``.pt`` tensors or ``.npy`` arrays, paired across folders by relative path and stem.
 
 A file may hold bare expression betas [T, 64] or whole coefficient rows (70 / 73 / 257 wide: SadTalker's
-``coeff_3dmm`` rows or Deep3DFaceRecon outputs); the 64 expression columns are taken by layout.
+``coeff_3dmm`` rows or Deep3DFaceRecon outputs); the 64 expression columns are taken by layout. Files are
+never unpickled: ``.pt`` goes through ``torch.load(weights_only=True)``, ``.npy`` through
+``np.load(allow_pickle=False)``.
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +27,19 @@ LAYOUTS = {layout.dim: layout for layout in (COEFF_70, COEFF_73, FULL_257)}
 def load_betas(path: str | Path) -> Tensor:
     """Expression betas [T, 64] (float32) from a ``.pt`` or ``.npy`` file."""
     path = Path(path)
-    if path.suffix == ".pt":
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    elif path.suffix == ".npy":
-        data = torch.from_numpy(np.load(path, allow_pickle=False))
-    else:
+    if path.suffix not in SUFFIXES:
         raise ValueError(f"{path}: beta files must be {' or '.join(SUFFIXES)}")
+    try:
+        if path.suffix == ".pt":
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            data = torch.from_numpy(np.load(path, allow_pickle=False))
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path}: refused to load (it holds more than tensors and plain data): {err}"
+        ) from err
+    except (EOFError, RuntimeError, ValueError) as err:  # truncated, not a tensor file, pickled .npy objects
+        raise ValueError(f"{path}: unreadable beta file ({err})") from None
     if not isinstance(data, Tensor) or data.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D tensor [T, 64|70|73|257], got {_describe(data)}")
     if data.shape[1] in LAYOUTS:

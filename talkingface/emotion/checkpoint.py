@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from talkingface.emotion.classifier import ClassifierConfig, ExpressionClassifier
 from talkingface.emotion.heads import HEADS, Head
+from talkingface.weights.safetensors_header import UnsafeSafetensorsError, check_safetensors_header
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -53,7 +55,12 @@ def load_module(directory: str | Path, device: str | torch.device = "cpu") -> He
         raise ValueError(f"{config_path}: unknown {kind} config field(s) {extra}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved["config"].items()}
     module = module_cls(config_cls(**values))
-    module.load_state_dict(load_file(str(weights_path)))
+    try:
+        check_safetensors_header(weights_path)
+        state = load_file(str(weights_path))
+    except (SafetensorError, UnsafeSafetensorsError) as err:
+        raise ValueError(f"{weights_path}: unreadable weights ({err})") from None
+    module.load_state_dict(state)
     return module.to(device).eval()
 
 

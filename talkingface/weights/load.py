@@ -2,7 +2,8 @@
 
 A *source* is a checkpoint directory or a single file, as a local path or a storage URI
 (``s3://...``, ``file://...``). Every file is opened once for all requested parts: a safetensors
-file is memory-mapped and split by exact key prefix; a legacy ``.pth``/``.pth.tar`` goes through
+file's header size is bounded before it is read (``safetensors_header``), then the file is
+memory-mapped and split by exact key prefix; a legacy ``.pth``/``.pth.tar`` goes through
 ``torch.load(weights_only=True)`` (never arbitrary unpickling).
 """
 
@@ -18,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from talkingface.weights.registry import PARTS, Entry, layout_parts, part
+from talkingface.weights.safetensors_header import UnsafeSafetensorsError, check_safetensors_header
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".tar", ".pt")
 StateDict = dict[str, torch.Tensor]
@@ -128,6 +130,7 @@ def _read_file(path: Path, entries: Mapping[str, Entry]) -> dict[str, StateDict]
 def _read_safetensors(path: Path, entries: Mapping[str, Entry]) -> dict[str, StateDict]:
     out = {}
     try:
+        check_safetensors_header(path)
         with safe_open(str(path), framework="pt") as f:
             keys = list(f.keys())
             for name, entry in entries.items():
@@ -135,7 +138,7 @@ def _read_safetensors(path: Path, entries: Mapping[str, Entry]) -> dict[str, Sta
                 if not state:
                     raise CheckpointError(f"{path}: no keys start with {entry.prefix!r} (part {name!r})")
                 out[name] = state
-    except SafetensorError as err:
+    except (SafetensorError, UnsafeSafetensorsError) as err:
         raise _corrupt(path, err) from err
     return out
 
@@ -162,9 +165,10 @@ def _read_torch(path: Path, entries: Mapping[str, Entry]) -> dict[str, StateDict
 
 def _safetensors_keys(path: Path) -> list[str]:
     try:
+        check_safetensors_header(path)
         with safe_open(str(path), framework="pt") as f:
             return list(f.keys())
-    except SafetensorError as err:
+    except (SafetensorError, UnsafeSafetensorsError) as err:
         raise _corrupt(path, err) from err
 
 
