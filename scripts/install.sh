@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks: system tools (espeak-ng, sox, ffmpeg) and the project in .venv.
+# Installs what a fresh machine lacks: system tools (espeak-ng, sox, ffmpeg; chromium for the report's
+# page test) and the project in .venv.
 # Torch is installed first, alone, so pip takes the pinned 2.13 build (the local CPU wheel on CPU-only
 # hosts, the PyPI CUDA build elsewhere) and nothing later pulls another torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in espeak-ng sox ffmpeg; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in espeak-ng sox ffmpeg chromium; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "installing system packages: ${missing[*]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from pathlib import Path
 
 import boto3
@@ -32,6 +33,7 @@ from storage import (
     write_bytes_atomic,
 )
 from storage.atomic import local_atomic_path
+from storage.cache import evict
 
 MiB = 1024 * 1024
 SMALL_PARTS = UploadConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=2)
@@ -230,6 +232,25 @@ def test_download_to_cache_hit_and_miss(s3_endpoint, s3_bucket, tmp_path):
     missing = f"s3://{s3_bucket}/models/missing.pth"
     with pytest.raises(FileNotFoundError, match=re.escape(missing)):
         download_to_cache(missing, cache)
+
+
+def test_download_cache_is_capped_and_evicts_least_recently_used(s3_bucket, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TALKINGFACE_CACHE_MAX_GB", str(2500 / 1024**3))  # room for two 1000-byte files
+    uris = [f"s3://{s3_bucket}/videos/{name}.mp4" for name in "abc"]
+    for uri in uris:
+        write_bytes_atomic(uri, uri[-5].encode() * 1000)
+    a, b = (download_to_cache(uri, cache) for uri in uris[:2])
+    # The grace period protects fresh entries: age them, 'a' least recently used, then hit 'b'.
+    for path, age in ((a, 300), (b, 200)):
+        os.utime(path.parent.parent / "meta.json", (time.time() - age,) * 2)
+    assert download_to_cache(uris[1], cache) == b
+    c = download_to_cache(uris[2], cache)
+    assert not a.exists() and b.read_bytes() == b"b" * 1000 and c.read_bytes() == b"c" * 1000
+    assert sum(f.stat().st_size for f in cache.rglob("data/*")) == 2000
+    assert download_to_cache(uris[0], cache).read_bytes() == b"a" * 1000  # evicted -> downloaded again
+    # Everything is in its grace period now: nothing more is evicted, even above the cap.
+    assert evict(cache, 0) == 0 and a.exists() and b.exists() and c.exists()
 
 
 def test_download_to_cache_default_dir_and_local_passthrough(s3_bucket, tmp_path, monkeypatch):
