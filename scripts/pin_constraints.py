@@ -11,6 +11,7 @@ import importlib.metadata as md
 import sys
 from pathlib import Path
 
+import tomllib  # Python >= 3.11 (the venv and the cluster image)
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -45,8 +46,9 @@ def closure(requirements: list[str]) -> dict[str, str]:
 
 
 def runtime_requirements() -> list[str]:
-    """The installed project's runtime requirements (``pip install -e .`` keeps them in sync)."""
-    return [r for r in md.requires("talkingface") or [] if "extra ==" not in r]
+    """The runtime dependencies declared in ``pyproject.toml`` (not the installed metadata, which an
+    editable install leaves stale)."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def main() -> int:
