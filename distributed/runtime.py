@@ -6,6 +6,11 @@ import os
 
 import ray
 
+from storage.redact import install_log_redaction
+
+# Every worker of the job masks credentials in its log records, as the driver does.
+WORKER_RUNTIME_ENV = {"worker_process_setup_hook": "storage.redact.install_log_redaction"}
+
 
 def init_ray(num_cpus: int | None = None) -> None:
     """``ray.init`` once: joins ``RAY_ADDRESS`` (set by ``ray job submit``) or starts a local Ray.
@@ -13,10 +18,15 @@ def init_ray(num_cpus: int | None = None) -> None:
     A local instance gets twice the cores as logical CPUs (actor pools then never starve Ray Data's
     tasks on small machines) and keeps token auth as configured by ``RAY_AUTH_MODE``.
     """
+    install_log_redaction()
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(log_to_driver=True)
+        ray.init(log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV)
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=num_cpus or 2 * (os.cpu_count() or 1), include_dashboard=False)
+    ray.init(
+        num_cpus=num_cpus or 2 * (os.cpu_count() or 1),
+        include_dashboard=False,
+        runtime_env=WORKER_RUNTIME_ENV,
+    )
