@@ -33,9 +33,18 @@ from talkingface.render.configs import RendererConfig
 
 log = logging.getLogger(__name__)
 
-# Modules kept in float32 under bf16/fp16, by measurement (benchmarks/precision_sweep.py on golden set A):
-# FILLED BELOW
-FP32_ISLANDS: tuple[str, ...] = ()
+# Modules kept in float32 under bf16/fp16 (benchmarks/precision_sweep.py measures each on golden set A).
+# The KPDetector and the generator's encoder run once per source image (free per frame once cached); the
+# dense-motion mask and occlusion convs feed a softmax / sigmoid that set where every pixel is sampled.
+FP32_ISLANDS: tuple[str, ...] = (
+    "kp_detector",
+    "generator.first",
+    "generator.down_blocks",
+    "generator.second",
+    "generator.resblocks_3d",
+    "generator.dense_motion_network.mask",
+    "generator.dense_motion_network.occlusion",
+)
 
 
 @dataclass(frozen=True)
