@@ -8,7 +8,7 @@ weights when the oracle is there (timing does not depend on them). Prints frames
 the speed-up and the largest difference between their coefficients, then the batched net in each low
 precision (``talkingface.precision``; the coefficient heads in fp32): frames/s where the precision is
 native here (emulated for its quality only where not), the achieved GFLOP/s against this machine's
-1024 x 1024 matmul rate of that precision, and the coefficients' difference from fp32. The machine's
+1024 x 1024 matmul rate of that precision (512 where not native), and the coefficients' difference from fp32. The machine's
 load (``uptime``) is printed before and after.
 """
 
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     native = native_precisions(device)
     print(f"# {gflop:.2f} GFLOP per crop; native precisions here: {native}")
     for precision in ("fp32", "bf16", "fp16"):
-        rate = matmul_rate(DTYPES[precision], device)
         emulate = precision not in native
+        rate = matmul_rate(DTYPES[precision], device, 512 if emulate else 1024)
         clear_fp32_islands(net)
         if precision != "fp32":
             set_fp32_islands(net, RECON_FP32_ISLANDS, device.type)

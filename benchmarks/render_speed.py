@@ -9,7 +9,7 @@ Weights are the oracle's rule weights and the inputs golden set A's source image
 ``--size``) and driving semantics (MappingNet -> keypoints), so the frame differences are meaningful;
 without the oracle, seeded random weights and inputs. In one run it measures:
 
-* this machine's matmul rate (4096 x 4096, fp32 and each low precision; 1024 where that precision is
+* this machine's matmul rate (4096 x 4096, fp32 and each low precision; 512 where that precision is
   not native, whose reference kernels are very slow);
 * the FLOPs of one frame each way (``torch.utils.flop_counter``), hence the achieved GFLOP/s and its
   share of the matmul rate of the setting's precision;
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     native = native_precisions(device)
     rates = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16)):
-        n = 4096 if name in native else 1024
+        n = 4096 if name in native else 512
         rates[name] = matmul_rate(dtype, n, device)
         note = "" if name in native else "  (not native here)"
         print(f"# matmul {n}: {name} {rates[name]:8.1f} GFLOP/s{note}", flush=True)

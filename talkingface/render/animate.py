@@ -230,12 +230,13 @@ class FaceRenderer:
             log.info("renderer compiled for batch %d in %.1f s", size, self.compile_seconds[size])
         return frames
 
-    def warm_up(self, size: tuple[int, int] = (256, 256)) -> float:
-        """Render one batch of a blank source (compiles with ``compile``); seconds it took."""
+    def warm_up(self, size: tuple[int, int] = (256, 256), batch_size: int | None = None) -> float:
+        """Render one batch of ``batch_size`` (default: the options') from a blank source, which compiles
+        that shape with ``compile``; seconds it took."""
         start = time.perf_counter()
         source = self.prepare(torch.zeros(1, 3, *size))
         kp = source.kp_canonical
-        self.predict(source, kp, kp.expand(self.options.batch_size, -1, -1))
+        self.predict(source, kp, kp.expand(batch_size or self.options.batch_size, -1, -1))
         return time.perf_counter() - start
 
     def frames(

@@ -243,6 +243,13 @@ class TalkingFacePipeline:
             )
         return self._detector
 
+    def warm_up(self, size: int = 256, batch_size: int = 2) -> float:
+        """Load the ``size`` models and render one batch (with ``compile``: compile it); seconds taken.
+
+        Call once per worker before the first request so no request pays the compile time.
+        """
+        return self.models.size_models(size).renderer.warm_up((size, size), batch_size)
+
     def render(self, request: RenderRequest) -> RenderResult:
         """Render (or, with ``save_betas``, only predict) one clip."""
         start = time.perf_counter()
