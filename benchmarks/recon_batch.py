@@ -8,8 +8,8 @@ weights when the oracle is there (timing does not depend on them). Prints frames
 the speed-up and the largest difference between their coefficients, then the batched net in each low
 precision (``talkingface.precision``; the coefficient heads in fp32): frames/s where the precision is
 native here (emulated for its quality only where not), the achieved GFLOP/s against this machine's
-1024 x 1024 matmul rate of that precision (512 where not native), and the coefficients' difference from fp32. The machine's
-load (``uptime``) is printed before and after.
+1024 x 1024 matmul rate of that precision (512 where not native), and the coefficients' difference
+from fp32. The machine's load (``uptime``) is printed before and after.
 """
 
 from __future__ import annotations
