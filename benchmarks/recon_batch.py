@@ -5,7 +5,11 @@
 The crops come from the oracle source image aligned with jittered copies of the golden landmarks
 (the real alignment path); without the oracle folder, random crops. Weights are the oracle rule
 weights when the oracle is there (timing does not depend on them). Prints frames/s of both ways,
-the speed-up and the largest difference between their coefficients.
+the speed-up and the largest difference between their coefficients, then the batched net in each low
+precision (``talkingface.precision``; the coefficient heads in fp32): frames/s where the precision is
+native here (emulated for its quality only where not), the achieved GFLOP/s against this machine's
+1024 x 1024 matmul rate of that precision (512 where not native), and the coefficients' difference
+from fp32. The machine's load (``uptime``) is printed before and after.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +26,12 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import load_file
+from torch.utils.flop_counter import FlopCounterMode
 
 from talkingface.face.align import align_face, recon_input
+from talkingface.face.reconstruct import RECON_FP32_ISLANDS
 from talkingface.models.recon_net import ReconNet
+from talkingface.precision import DTYPES, clear_fp32_islands, native_precisions, region, set_fp32_islands
 from talkingface.weights.load import load_state
 from talkingface.weights.rule import load_weight_rule, rule_state
 
@@ -82,6 +90,19 @@ def batched(net: ReconNet, crops: np.ndarray, batch: int, device: torch.device) 
     return torch.cat([net(recon_input(crops[i : i + batch]).to(device)) for i in range(0, len(crops), batch)])
 
 
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "uptime unavailable"
+
+
+def matmul_rate(dtype: torch.dtype, device: torch.device, n: int = 1024) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` (best of 3)."""
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    return 2 * n**3 / best_of(3, lambda: a @ b, device)[1] / 1e9
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     torch.set_grad_enabled(False)
+    print(f"# load before: {uptime()}")
     crops = make_crops(args.frames, args.oracle, np.random.default_rng(0))
     net = make_net(args.oracle, device)
     batched(net, crops[: args.batch], args.batch, device)  # warm-up (allocator, cuDNN/oneDNN plans)
@@ -106,6 +128,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batched, batch {args.batch:3d}:      {batch.fps:8.2f} frames/s  ({batch.seconds:.2f} s)")
     diff = (batch_out - loop_out).abs().max().item()
     print(f"speed-up: {batch.fps / loop.fps:.2f}x; max |batched - per-frame| = {diff:.2e}")
+    with FlopCounterMode(display=False) as counter:
+        net(recon_input(crops[:1]).to(device))
+    gflop = counter.get_total_flops() / 1e9
+    native = native_precisions(device)
+    print(f"# {gflop:.2f} GFLOP per crop; native precisions here: {native}")
+    for precision in ("fp32", "bf16", "fp16"):
+        emulate = precision not in native
+        rate = matmul_rate(DTYPES[precision], device, 512 if emulate else 1024)
+        clear_fp32_islands(net)
+        if precision != "fp32":
+            set_fp32_islands(net, RECON_FP32_ISLANDS, device.type)
+        with region(precision, device, emulate):
+            out, seconds = best_of(args.repeats, lambda: batched(net, crops, args.batch, device), device)
+        d = (out.float() - batch_out).abs()
+        quality = f"|diff| from fp32 mean {d.mean():.2e} max {d.max():.2e}"
+        if emulate:
+            print(f"{precision}: matmul {rate:7.1f} GFLOP/s (not native: emulated, quality only); {quality}")
+            continue
+        achieved = gflop * args.frames / seconds
+        print(
+            f"{precision}: {args.frames / seconds:7.2f} frames/s, {achieved:6.1f} GFLOP/s = "
+            f"{achieved / rate:.0%} of its matmul rate {rate:.1f}; {quality}"
+        )
+    print(f"# load after: {uptime()}")
     return 0
 
 

@@ -15,6 +15,7 @@ import sys
 from distributed.extract import ExtractConfig, run_extract
 from distributed.runtime import init_ray
 from jobs.options import job_parser, parse_job_config
+from talkingface.precision import PRECISIONS
 
 
 def parse_args(argv: list[str] | None) -> ExtractConfig:
@@ -38,6 +39,9 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
     p.add_argument("--min-face-ratio", type=float, help="fail clips with fewer face frames")
     p.add_argument("--retry-errors", action="store_true", help="reprocess clips that failed before")
     p.add_argument("--limit", type=int, help="process at most this many pending clips")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, help="recon net arithmetic; unset: bf16 where native, else fp32"
+    )
     return parse_job_config(p, ExtractConfig, argv)
 
 

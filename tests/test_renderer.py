@@ -176,9 +176,9 @@ def test_channels_last_gives_the_same_frames():
     torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=FRAME_ATOL)
 
 
-def test_bf16_decoder_autocast_stays_close_to_float32():
+def test_bf16_renderer_stays_close_to_float32():
     outputs = []
-    for options in (RenderOptions(), RenderOptions(autocast="bfloat16")):
+    for options in (RenderOptions(), RenderOptions(precision="bf16", emulate=True)):
         renderer = FaceRenderer(*build_renderer(TINY, seed=5), options)
         source = renderer.prepare(_source(256, seed=4))
         outputs.append(
@@ -187,8 +187,8 @@ def test_bf16_decoder_autocast_stays_close_to_float32():
     assert outputs[1].dtype == torch.float32
     diff = (outputs[1] - outputs[0]).abs()
     assert 0 < diff.mean() < 0.02  # bf16 rounding, a few uint8 levels on average with random weights
-    with pytest.raises(ValueError, match="autocast"):
-        RenderOptions(autocast="int8")
+    with pytest.raises(ValueError, match="precision"):
+        RenderOptions(precision="int8")
 
 
 def test_seeded_init_is_reproducible_and_leaves_global_rng_alone():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from talkingface.precision import PRECISIONS
+
 
 @dataclass(frozen=True)
 class ExtractConfig:
@@ -26,6 +28,7 @@ class ExtractConfig:
     min_frames: int = 5
     retry_errors: bool = False  # rerun clips whose previous attempt committed an error row
     limit: int | None = None  # process at most this many pending clips (smoke runs)
+    precision: str | None = None  # recon net: fp32 | bf16 | fp16; None = bf16 where native, else fp32
 
     def recon_batch_size(self, device: str) -> int:
         """Frames per recon-net forward on ``device``."""
@@ -38,5 +41,7 @@ class ExtractConfig:
             raise ValueError(f"--batch-size and --landmark-stride must be >= 1, got {self}")
         if not 0 <= self.num_gpus_per_actor <= 8:
             raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0 < self.min_face_ratio <= 1:
             raise ValueError(f"--min-face-ratio must be in (0, 1], got {self.min_face_ratio}")

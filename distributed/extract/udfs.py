@@ -18,6 +18,7 @@ from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
 from talkingface.betas import BetasExtractor, FrameBetas, decode_clip, frame_windows
 from talkingface.betas.record import betas_record
 from talkingface.face.detect import NoFaceError
+from talkingface.precision import resolve_precision
 
 EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -81,6 +82,7 @@ class ReconActor:
             batch_size=config.recon_batch_size(device),
             landmark_stride=config.landmark_stride,
             landmarks=config.landmarks,
+            precision=resolve_precision(config.precision, device),
         )
 
     def __call__(self, batch: dict) -> dict:

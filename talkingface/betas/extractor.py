@@ -56,12 +56,14 @@ class BetasExtractor:
         landmark_stride: int = 1,
         landmarks: str = "fan",
         seed: int = 0,
+        precision: str = "fp32",
     ) -> BetasExtractor:
         """Load the recon net from an official checkpoint dir/file/URI, or seeded stand-in weights.
 
         ``landmark_stride`` > 1 runs the landmark network on every n-th frame and interpolates (see
         ``talkingface.face.reconstruct``); ``landmarks="template"`` (offline smoke runs only) places the
-        mean face in the detector box instead of running FAN.
+        mean face in the detector box instead of running FAN. ``precision``: the recon net's arithmetic
+        (``talkingface.precision``).
         """
         if weights is None:
             log.warning(STAND_IN_WARNING)
@@ -78,7 +80,8 @@ class BetasExtractor:
             weights_dir=Path(face_weights) if face_weights else None,
         )
         detector_once = functools.cache(lambda: LandmarkDetector(config))
-        return cls(FaceReconstructor(recon.to(device).eval(), detector_once, batch_size, landmark_stride))
+        recon = recon.to(device).eval()
+        return cls(FaceReconstructor(recon, detector_once, batch_size, landmark_stride, precision))
 
     def extract(self, frames: np.ndarray, name: str = "video") -> FrameBetas:
         """Coefficients of every frame of ``frames`` [T, H, W, 3] uint8 RGB."""

@@ -15,6 +15,8 @@ Alignment modes (``align``):
 
 ``landmark_stride`` > 1 detects landmarks on every n-th crop (and the last) and interpolates linearly in
 between: n times fewer landmark-network passes, an approximation for smooth footage (1 is exact).
+``precision`` bf16 / fp16 runs the recon net under autocast (``talkingface.precision``), its
+``RECON_FP32_ISLANDS`` in float32.
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ from talkingface.face.align import TransParams, align_face, coeff_row, recon_inp
 from talkingface.face.crop import CropInfo, apply_crop, plan_crop
 from talkingface.face.detect import LandmarkDetector, NoFaceError
 from talkingface.models.recon_net import ReconNet
+from talkingface.precision import autocast, check_precision, set_fp32_islands
 
 ALIGN_MODES = ("landmarks", "standard", "auto")
+# kept in float32 under bf16/fp16: the 1x1 coefficient heads (cheap; angles and translations feed
+# the renderer's keypoints directly). benchmarks/recon_batch.py prints the difference from fp32.
+RECON_FP32_ISLANDS = ("final_layers",)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class FaceReconstructor:
         detector: Callable[[], LandmarkDetector],
         batch_size: int = 16,
         landmark_stride: int = 1,
+        precision: str = "fp32",
     ) -> None:
         if batch_size < 1 or landmark_stride < 1:
             raise ValueError(
@@ -79,6 +86,9 @@ class FaceReconstructor:
             )
         self.recon, self.detector = recon, detector
         self.batch_size, self.landmark_stride = batch_size, landmark_stride
+        self.precision = check_precision(precision)
+        if precision != "fp32":
+            set_fp32_islands(recon, RECON_FP32_ISLANDS, next(recon.parameters()).device.type)
 
     def reconstruct(
         self,
@@ -111,12 +121,13 @@ class FaceReconstructor:
     def coefficients(self, aligned: list[np.ndarray]) -> torch.Tensor:
         """Recon net over aligned 224 crops in batches of ``batch_size`` -> [N, 257] float32 on CPU."""
         device = next(self.recon.parameters()).device
-        return torch.cat(
-            [
-                self.recon(recon_input(aligned[i : i + self.batch_size]).to(device)).float().cpu()
-                for i in range(0, len(aligned), self.batch_size)
-            ]
-        )
+        with autocast(self.precision, device):
+            return torch.cat(
+                [
+                    self.recon(recon_input(aligned[i : i + self.batch_size]).to(device)).float().cpu()
+                    for i in range(0, len(aligned), self.batch_size)
+                ]
+            )
 
     def _plan(self, pictures, mode: str, align: str, name: str) -> tuple[int, CropInfo]:
         """Index of the picture the crop is planned on (the first with a face) and the crop."""

@@ -18,6 +18,8 @@ Typical use::
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -26,28 +28,46 @@ import torch
 
 from talkingface.models.generator import OcclusionAwareSPADEGenerator
 from talkingface.models.kp_detector import KPDetector
+from talkingface.precision import check_precision, clear_fp32_islands, region, set_fp32_islands
 from talkingface.render.configs import RendererConfig
 
-AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+log = logging.getLogger(__name__)
+
+# Modules kept in float32 under bf16/fp16 (benchmarks/precision_sweep.py measures each on golden set A).
+# The KPDetector and the generator's encoder run once per source image (free per frame once cached); the
+# dense-motion mask and occlusion convs feed a softmax / sigmoid that set where every pixel is sampled.
+FP32_ISLANDS: tuple[str, ...] = (
+    "kp_detector",
+    "generator.first",
+    "generator.down_blocks",
+    "generator.second",
+    "generator.resblocks_3d",
+    "generator.dense_motion_network.mask",
+    "generator.dense_motion_network.occlusion",
+)
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How frames are computed; none of these change the result beyond float rounding."""
+    """How frames are computed. fp32 options change the result only by float rounding (parity holds)."""
 
     batch_size: int = 4  # driving frames per generator call
-    # "bfloat16" / "float16": autocast of the SPADE decoder (~75% of the FLOPs; frames then differ by a
-    # few uint8 levels). Keypoints, encoder, dense motion and warp always stay float32. None = float32.
-    autocast: str | None = None
+    # fp32 | bf16 | fp16: every network under autocast, FP32_ISLANDS excepted (talkingface.precision)
+    precision: str = "fp32"
     channels_last: bool = False  # channels-last weights and activations (channels_last_3d for volumes)
+    # torch.compile the per-frame path (dense motion, warp, decoder) for fixed batch shapes (short final
+    # batches are padded); CUDA: mode "reduce-overhead" (CUDA graphs). Compiled once per renderer.
+    compile: bool = False
+    # bf16/fp16 numerics at fp32 speed (precision.EmulatedLowPrecision), for CPUs without native bf16
+    emulate: bool = False
+    fp32_islands: tuple[str, ...] = FP32_ISLANDS  # names under "kp_detector." / "generator."
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
-            raise ValueError(
-                f"autocast must be None or one of {sorted(AUTOCAST_DTYPES)}, got {self.autocast!r}"
-            )
+        check_precision(self.precision)
+        if self.compile and self.emulate:
+            raise ValueError("compile and emulate do not go together (emulation is for measurements)")
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,10 @@ def _set_memory_format(net: torch.nn.Module, channels_last: bool) -> None:
 class FaceRenderer:
     """KPDetector + OcclusionAwareSPADEGenerator on one device, rendering batches under inference mode.
 
-    The networks are moved to ``device`` and given the options' memory format in place.
+    The networks are moved to ``device`` and given the options' memory format and fp32 islands in
+    place (one renderer per pair of networks). With ``compile`` the first batch of each shape compiles
+    the per-frame path; :attr:`compile_seconds` records how long that took (call :meth:`warm_up` once
+    per worker to pay it before the first request).
     """
 
     def __init__(
@@ -114,18 +137,26 @@ class FaceRenderer:
         options: RenderOptions | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.options = options or RenderOptions()
+        self.options = options = options or RenderOptions()
         self.device = torch.device(device)
         self.kp_detector = kp_detector.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
+        nets = torch.nn.ModuleDict({"kp_detector": self.kp_detector, "generator": self.generator})
+        clear_fp32_islands(nets)
+        if options.precision != "fp32":
+            set_fp32_islands(nets, options.fp32_islands, self.device.type)
         for net in (self.kp_detector, self.generator):
-            _set_memory_format(net, self.options.channels_last)
+            _set_memory_format(net, options.channels_last)
         self.size_multiple = RendererConfig(kp_detector.config, generator.config).size_multiple
         self.num_kp = generator.config.num_kp
+        self.compile_seconds: dict[int, float] = {}  # batch size -> seconds of its first (compiling) call
+        self._step = self._render_batch
+        if options.compile:
+            mode = "reduce-overhead" if self.device.type == "cuda" else None  # CUDA graphs on GPU
+            self._step = torch.compile(self._render_batch, dynamic=False, mode=mode)
 
-    def _autocast(self) -> torch.autocast:
-        dtype = AUTOCAST_DTYPES.get(self.options.autocast)
-        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+    def _region(self):
+        return region(self.options.precision, self.device, self.options.emulate)
 
     def _image(self, image: torch.Tensor) -> torch.Tensor:
         if image.ndim == 3:
@@ -144,19 +175,37 @@ class FaceRenderer:
 
     @torch.inference_mode()
     def prepare(self, image: torch.Tensor) -> PreparedSource:
-        """Canonical keypoints and the generator's feature volume of a source image (float32)."""
+        """Canonical keypoints (float32) and the generator's feature volume (the precision's dtype)."""
         image = self._image(image)
-        kp_canonical = self.kp_detector(image)
-        feature = self.generator.encode(image)
+        with self._region():
+            kp_canonical = self.kp_detector(image).float()
+            feature = self.generator.encode(image)
         if self.options.channels_last:
             feature = feature.contiguous(memory_format=torch.channels_last_3d)
         return PreparedSource(kp_canonical=kp_canonical, feature=feature, size=tuple(image.shape[2:]))
 
+    def _render_batch(
+        self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor
+    ) -> torch.Tensor:
+        """feature [1, C, D, h, w], kp_driving [B, K, 3], kp_source [1, K, 3] -> float32 [B, 3, H, W]."""
+        feature = feature.expand(kp_driving.shape[0], *feature.shape[1:])
+        with self._region():
+            warped = self.generator.warp(feature, self.generator.motion(feature, kp_driving, kp_source))
+            return self.generator.decoder(warped).float()
+
     @torch.inference_mode()
     def predict(
-        self, source: PreparedSource, kp_source: torch.Tensor, kp_driving: torch.Tensor
+        self,
+        source: PreparedSource,
+        kp_source: torch.Tensor,
+        kp_driving: torch.Tensor,
+        pad_to: int | None = None,
     ) -> torch.Tensor:
-        """One batch: kp_source [1, K, 3], kp_driving [B, K, 3] -> float32 frames [B, 3, H, W] in [0, 1]."""
+        """One batch: kp_source [1, K, 3], kp_driving [B, K, 3] -> float32 frames [B, 3, H, W] in [0, 1].
+
+        With ``compile``, batches shorter than ``pad_to`` (default: the options' batch size) are
+        padded to it, so a clip runs one compiled shape.
+        """
         k = self.num_kp
         if kp_source.shape != (1, k, 3):
             raise ValueError(f"kp_source must be [1, {k}, 3], got {tuple(kp_source.shape)}")
@@ -164,18 +213,41 @@ class FaceRenderer:
             raise ValueError(f"kp_driving must be [B, {k}, 3], got {tuple(kp_driving.shape)}")
         kp_source = kp_source.to(self.device, torch.float32)
         kp_driving = kp_driving.to(self.device, torch.float32)
-        feature = source.feature.expand(kp_driving.shape[0], *source.feature.shape[1:])
-        warped = self.generator.warp(feature, self.generator.motion(feature, kp_driving, kp_source))
-        with self._autocast():
-            return self.generator.decoder(warped).float()
+        count = kp_driving.shape[0]
+        if not self.options.compile:
+            return self._step(source.feature, kp_driving, kp_source)
+        size = max(count, pad_to or self.options.batch_size)
+        padded = torch.cat([kp_driving, kp_driving[-1:].expand(size - count, k, 3)])
+        first = size not in self.compile_seconds
+        start = time.perf_counter()
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.compiler.cudagraph_mark_step_begin()  # the previous batch's outputs were consumed
+        frames = self._step(source.feature, padded, kp_source)[:count]
+        frames = frames.clone() if cuda else frames  # CUDA-graph outputs are overwritten by the next call
+        if first:
+            self.compile_seconds[size] = time.perf_counter() - start
+            log.info("renderer compiled for batch %d in %.1f s", size, self.compile_seconds[size])
+        return frames
+
+    def warm_up(self, size: tuple[int, int] = (256, 256), batch_size: int | None = None) -> float:
+        """Render one batch of ``batch_size`` (default: the options') from a blank source, which compiles
+        that shape with ``compile``; seconds it took."""
+        start = time.perf_counter()
+        source = self.prepare(torch.zeros(1, 3, *size))
+        kp = source.kp_canonical
+        self.predict(source, kp, kp.expand(batch_size or self.options.batch_size, -1, -1))
+        return time.perf_counter() - start
 
     def frames(
         self,
         source: PreparedSource,
         kp_source: torch.Tensor,
         kp_driving: torch.Tensor | Iterable[torch.Tensor],
+        batch_size: int | None = None,
     ) -> Iterator[np.ndarray]:
-        """One uint8 [H, W, 3] frame per driving row, rendered ``batch_size`` contiguous frames at a time."""
-        for batch in contiguous_batches(kp_driving, self.options.batch_size):
-            frames = to_uint8(self.predict(source, kp_source, batch)).cpu().numpy()
+        """One uint8 [H, W, 3] frame per driving row, ``batch_size`` (default: the options') at a time."""
+        batch_size = batch_size or self.options.batch_size
+        for batch in contiguous_batches(kp_driving, batch_size):
+            frames = to_uint8(self.predict(source, kp_source, batch, batch_size)).cpu().numpy()
             yield from frames

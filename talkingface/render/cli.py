@@ -19,7 +19,7 @@ from talkingface.face.crop import MODES
 from talkingface.face.detect import NoFaceError
 from talkingface.face.paste import METHODS
 from talkingface.face.reconstruct import ALIGN_MODES
-from talkingface.render.animate import AUTOCAST_DTYPES
+from talkingface.precision import PRECISIONS
 from talkingface.render.configs import CONFIGS
 from talkingface.render.pipeline import SIZES, PipelineConfig, RenderRequest, TalkingFacePipeline
 from talkingface.video import VideoError
@@ -71,7 +71,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint-dir", help="official SadTalker checkpoints (dir or URI); none: RANDOM")
     run.add_argument("--model-config", choices=sorted(CONFIGS), default="official", help="renderer size")
     run.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
-    run.add_argument("--autocast", choices=sorted(AUTOCAST_DTYPES), help="renderer decoder precision (GPU)")
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="renderer and recon net arithmetic (default: bf16 where the device has it natively, else fp32)",
+    )
+    run.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="torch.compile the renderer (CUDA graphs on GPU; compiles once, first frames slower)",
+    )
     run.add_argument(
         "--detector", default="sfd", help="face boxes: haar (offline) or face-alignment's sfd..."
     )
@@ -135,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             landmarks=args.landmarks,
             face_weights=args.face_weights,
             align=args.align,
-            autocast=args.autocast,
+            precision=args.precision,
+            compile=args.compile,
         )
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -25,7 +25,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -39,7 +39,8 @@ from talkingface.face.crop import MODES, CropInfo
 from talkingface.face.detect import DetectorConfig, LandmarkDetector
 from talkingface.face.paste import METHODS, PasteConfig, paste_frames
 from talkingface.face.reconstruct import FaceReconstructor, check_align
-from talkingface.render.animate import FaceRenderer, PreparedSource, RenderOptions
+from talkingface.precision import check_precision, resolve_precision
+from talkingface.render.animate import PreparedSource, RenderOptions
 from talkingface.render.betas import override_betas, read_betas, save_betas
 from talkingface.render.keypoints import transform_keypoints
 from talkingface.render.models import ModelStore
@@ -76,12 +77,15 @@ class PipelineConfig:
     landmarks: str = "fan"
     face_weights: str | None = None
     align: str = "auto"
-    autocast: str | None = None  # "bfloat16" / "float16": the renderer's decoder under autocast (GPU)
+    precision: str | None = None  # fp32 | bf16 | fp16 (renderer + recon net); None: bf16 where native
+    compile: bool = False  # torch.compile the renderer's per-frame path (CUDA graphs on GPU)
     weights_seed: int = 0
     source_cache: int = 8
 
     def __post_init__(self) -> None:
         check_align(self.align)
+        if self.precision is not None:
+            check_precision(self.precision)
         if self.source_cache < 0:
             raise ValueError(f"source_cache must be >= 0, got {self.source_cache}")
 
@@ -218,8 +222,9 @@ class TalkingFacePipeline:
             cfg.model_config,
             cfg.device,
             cfg.weights_seed,
-            RenderOptions(autocast=cfg.autocast),
+            RenderOptions(precision=resolve_precision(cfg.precision, cfg.device), compile=cfg.compile),
         )
+        self.precision = self.models.render_options.precision  # the resolved precision, recon net too
         self._detector: LandmarkDetector | None = None
         self._sources: OrderedDict[tuple, SourceFace] = OrderedDict()
 
@@ -237,6 +242,13 @@ class TalkingFacePipeline:
                 )
             )
         return self._detector
+
+    def warm_up(self, size: int = 256, batch_size: int = 2) -> float:
+        """Load the ``size`` models and render one batch (with ``compile``: compile it); seconds taken.
+
+        Call once per worker before the first request so no request pays the compile time.
+        """
+        return self.models.size_models(size).renderer.warm_up((size, size), batch_size)
 
     def render(self, request: RenderRequest) -> RenderResult:
         """Render (or, with ``save_betas``, only predict) one clip."""
@@ -288,7 +300,7 @@ class TalkingFacePipeline:
             self._sources.move_to_end(key)
             return self._sources[key], True
         models = self.models.size_models(size)
-        face = FaceReconstructor(models.recon, self.detector).reconstruct(
+        face = FaceReconstructor(models.recon, self.detector, precision=self.precision).reconstruct(
             [pixels], preprocess, size, self.config.align, str(image)
         )
         prepared = models.renderer.prepare(load_source_image(face.crop, size))
@@ -306,7 +318,7 @@ class TalkingFacePipeline:
         frames = list(read_frames(local_input(video, role)))
         recon = self.models.size_models(request.size).recon
         return (
-            FaceReconstructor(recon, self.detector)
+            FaceReconstructor(recon, self.detector, precision=self.precision)
             .reconstruct(frames, request.preprocess, request.size, self.config.align, video)
             .rows
         )
@@ -343,9 +355,7 @@ class TalkingFacePipeline:
         cfg = SemanticsConfig(
             size=request.size, expression_scale=request.expression_scale, still=request.still, full=full
         )
-        base = self.models.size_models(request.size).renderer
-        options = replace(base.options, batch_size=request.batch_size)
-        renderer = FaceRenderer(base.kp_detector, base.generator, options, base.device)
+        renderer = self.models.size_models(request.size).renderer
         mapping = self.models.mapping(full)
         windows = semantic_windows(driving_rows(coeffs, source.row, cfg), cfg.radius)
         kp_canonical = source.prepared.kp_canonical
@@ -364,7 +374,7 @@ class TalkingFacePipeline:
             keypoints(windows[i : i + MAPPING_CHUNK], slice(i, i + MAPPING_CHUNK))
             for i in range(0, len(windows), MAPPING_CHUNK)
         )
-        rendered = renderer.frames(source.prepared, kp_source, kp_driving)
+        rendered = renderer.frames(source.prepared, kp_source, kp_driving, request.batch_size)
         if full:
             return paste_frames(source.image, rendered, source.info, PasteConfig(request.paste))
         return crop_aspect_frames(rendered, source.info, request.size)
