@@ -12,9 +12,13 @@ class ExtractConfig:
     corpus: str
     out: str
     dataset: str = "auto"
-    weights: str | None = None  # dir/URI with official SadTalker files; None = seeded stand-in weights
-    detector: str = "sfd"  # face-alignment detector ('sfd', 'blazeface', ...) or 'haar' (offline OpenCV)
-    landmarks: str = "fan"  # 'fan' (face-alignment) or 'template' (mean face in the box: offline smoke runs)
+    weights: str | None = None  # dir/URI with official SadTalker files (required unless stand_in_weights)
+    stand_in_weights: bool = False  # allow seeded random recon weights when weights is None (tests, demos)
+    # auto: face-alignment SFD + FAN where their weight files are present, else dlib (pip-shipped, offline)
+    detector: str = "auto"  # auto, dlib, dlib-cnn, sfd or haar
+    landmarks: str = "auto"  # auto, dlib, fan or template (mean face in the box: explicit smoke runs only)
+    detect_every: int = 5  # video: detect faces every n-th frame, track landmarks in between (dlib)
+    allow_mixed_provenance: bool = False  # write into an output made with other weights / backends
     face_weights: str | None = None  # local dir with face-alignment weights (else torch hub cache / download)
     num_gpus_per_actor: float = 0.0
     num_cpus_per_actor: float = 1.0
@@ -34,8 +38,10 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"--concurrency must be >= 1, got {self.concurrency}")
-        if (self.batch_size is not None and self.batch_size < 1) or self.landmark_stride < 1:
-            raise ValueError(f"--batch-size and --landmark-stride must be >= 1, got {self}")
+        if (self.batch_size is not None and self.batch_size < 1) or min(
+            self.landmark_stride, self.detect_every
+        ) < 1:
+            raise ValueError(f"--batch-size, --landmark-stride and --detect-every must be >= 1, got {self}")
         if not 0 <= self.num_gpus_per_actor <= 8:
             raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")
         if not 0 < self.min_face_ratio <= 1:
