@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.extract",
         "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
     ),
+    "compact": (
+        "jobs.compact",
+        "rewrite extract's per-clip Parquet files into partitioned files for training",
+    ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),

@@ -57,7 +57,10 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
     p.add_argument("--face-weights", help="local dir with face-alignment weight files (no download)")
     p.add_argument("--num-gpus-per-actor", type=float, help="fractional GPUs per recon actor")
     p.add_argument("--num-cpus-per-actor", type=float, help="CPUs per recon actor")
-    p.add_argument("--concurrency", type=int, help="number of recon actors")
+    p.add_argument(
+        "--concurrency", type=int, help="number of recon actors (the maximum with --min-concurrency)"
+    )
+    p.add_argument("--min-concurrency", type=int, help="autoscale the recon actor pool from this many actors")
     p.add_argument("--batch-size", type=int, help="frames per recon-net forward; unset: 32 on GPU, 4 on CPU")
     p.add_argument("--landmark-stride", type=int, help="landmarks every n-th frame (1 = exact)")
     p.add_argument("--min-face-ratio", type=float, help="fail clips with fewer face frames")

@@ -143,6 +143,25 @@ def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path
         run_extract(offline_config(grown, out, landmarks="template", retry_errors=True))
     mixed = run_extract(offline_config(grown, out, landmarks="template", allow_mixed_provenance=True))
     assert mixed.processed == 0
+    check_compaction(out)
+
+
+def check_compaction(out: Path) -> None:
+    """Tiny parts first (one clip each), then one part per partition: stale parts go, every row once."""
+    from jobs.compact import main as compact
+
+    per_clip = storage.read_table(str(out / "betas"), storage.BETAS_SCHEMA)
+    assert compact(["--out", str(out), "--target-mb", "0.0001"]) == 0
+    assert compact(["--out", str(out)]) == 0
+    parts = sorted((out / "compact" / "betas").rglob("*.parquet"))
+    partitions = {p.parent.relative_to(out / "compact" / "betas").as_posix() for p in parts}
+    assert len(parts) == len(partitions) and "dataset=cremad/emotion=angry" in partitions
+    rows = [r for p in parts for r in pq.read_table(p).to_pylist()]
+    assert sorted(r["clip_id"] for r in rows) == sorted(per_clip.column("clip_id").to_pylist())
+    meta = pq.read_schema(parts[0]).metadata
+    assert json.loads(meta[b"talkingface.provenance"])["landmarks"] == "dlib"
+    clips = [r for p in (out / "compact" / "clips").rglob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    assert len(clips) == per_clip.num_rows
 
 
 def test_missing_weights_stop_the_job_before_any_clip(ray_session, corpus, tmp_path, monkeypatch, capsys):

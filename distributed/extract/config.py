@@ -22,7 +22,8 @@ class ExtractConfig:
     face_weights: str | None = None  # local dir with face-alignment weights (else torch hub cache / download)
     num_gpus_per_actor: float = 0.0
     num_cpus_per_actor: float = 1.0
-    concurrency: int = 1  # recon actors
+    concurrency: int = 1  # recon actors (the pool's maximum when min_concurrency is set)
+    min_concurrency: int | None = None  # autoscale the recon pool between this and concurrency
     # frames per recon-net forward; None: 32 on GPU, 4 on CPU (larger CPU batches were slower, benchmarks/)
     batch_size: int | None = None
     landmark_stride: int = 1  # run the landmark net every n-th frame, interpolate between (1 = exact)
@@ -31,6 +32,10 @@ class ExtractConfig:
     retry_errors: bool = False  # rerun clips whose previous attempt committed an error row
     limit: int | None = None  # process at most this many pending clips (smoke runs)
 
+    def actor_pool(self) -> tuple[int, int]:
+        """(min, max) recon actors: fixed at ``concurrency`` unless ``min_concurrency`` is set."""
+        return (self.min_concurrency or self.concurrency, self.concurrency)
+
     def recon_batch_size(self, device: str) -> int:
         """Frames per recon-net forward on ``device``."""
         return self.batch_size or (32 if device.startswith("cuda") else 4)
@@ -38,6 +43,10 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"--concurrency must be >= 1, got {self.concurrency}")
+        if self.min_concurrency is not None and not 1 <= self.min_concurrency <= self.concurrency:
+            raise ValueError(
+                f"--min-concurrency must be in [1, {self.concurrency}], got {self.min_concurrency}"
+            )
         if (self.batch_size is not None and self.batch_size < 1) or min(
             self.landmark_stride, self.detect_every
         ) < 1:

@@ -109,7 +109,7 @@ def build_dataset(config: ExtractConfig, rows: list[dict], meta: dict[str, str])
         ReconActor,
         fn_constructor_args=(config,),
         batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=config.concurrency),
+        compute=ray.data.ActorPoolStrategy(min_size=config.actor_pool()[0], max_size=config.actor_pool()[1]),
         num_gpus=config.num_gpus_per_actor,
         num_cpus=config.num_cpus_per_actor,
         runtime_env=WORKER_ENV,
