@@ -41,9 +41,11 @@ class CompactConfig:
 
 
 def _files(root: str) -> list[str]:
+    """Committed Parquet files under ``root`` (hidden staging / crashed temp files skipped)."""
     if not storage.exists(root):
         return []
-    return sorted(u for u in storage.list_uris(root) if u.endswith(PARQUET))
+    names = ((u, u.rsplit("/", 1)[-1]) for u in storage.list_uris(root))
+    return sorted(u for u, name in names if name.endswith(PARQUET) and not name.startswith("."))
 
 
 def _partition(uri: str, root: str, depth: int) -> tuple[str, ...]:
