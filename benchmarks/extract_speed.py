@@ -1,7 +1,10 @@
 """Extraction throughput: the Ray job with 1 and 2 recon actors vs the fork's per-frame loop, and memory.
 
-    .venv/bin/python benchmarks/extract_speed.py [--clips 4] [--seconds 2] [--landmarks template|fan]
-        [--face-weights DIR] [--num-gpus-per-actor 0.5]
+    .venv/bin/python benchmarks/extract_speed.py [--clips 4] [--seconds 2] [--detector dlib|haar|sfd]
+        [--landmarks dlib|template|fan] [--face-weights DIR] [--num-gpus-per-actor 0.5]
+
+First, detection + landmarks in ms per frame for each face backend that can run here (the astronaut on
+a 640x360 and a 1920x1080 frame), then the job comparison:
 
 The same synthetic corpus (CREMA-D + RAVDESS names, 30 fps sources) is processed
   * by ``run_extract`` on a local Ray instance with ``--concurrency 1`` and ``2``, and
@@ -10,8 +13,8 @@ The same synthetic corpus (CREMA-D + RAVDESS names, 30 fps sources) is processed
 Frames/s count the 25 fps frames written. Then the corpus is doubled and the job re-run: the peak
 memory (summed PSS of this process and every Ray process, sampled every 0.2 s) should stay flat,
 because clips stream through the pipeline and nothing materialises the dataset.
-Default landmarks are the offline template (no face-alignment weights); ``--landmarks fan`` with
-``--face-weights`` times the real landmark network as well.
+Default backends are the offline dlib stack; ``--landmarks fan`` with ``--face-weights`` times
+face-alignment's FAN instead.
 """
 
 from __future__ import annotations
@@ -97,15 +100,49 @@ def timed_job(config: ExtractConfig) -> tuple[float, int, float]:
     return seconds, summary.frames, memory.peak
 
 
+def face_backend_ms(face_weights: str | None) -> None:
+    """Print detection + landmarks ms/frame per backend on 360p and 1080p frames holding the astronaut."""
+    import cv2
+    import numpy as np
+    import skimage.data
+
+    from talkingface.face.detect import DetectorConfig, LandmarkDetector
+    from talkingface.face.dlib_models import MissingWeightsError
+
+    face = cv2.resize(np.ascontiguousarray(skimage.data.astronaut()), (300, 300))
+    backends = [("dlib", "dlib"), ("haar", "dlib"), ("haar", "template"), ("sfd", "fan")]
+    for detector, landmarks in backends:
+        try:
+            faces = LandmarkDetector(
+                DetectorConfig(face_detector=detector, landmarks=landmarks, weights_dir=face_weights)
+            )
+        except MissingWeightsError as err:
+            print(f"face backend {detector}+{landmarks}: skipped ({str(err)[:80]}...)")
+            continue
+        for w, h in ((640, 360), (1920, 1080)):
+            frame = np.full((h, w, 3), 90, np.uint8)
+            frame[30:330, 170:470] = face
+            faces.detect(frame)
+            start, n = time.perf_counter(), 5
+            for _ in range(n):
+                faces.detect(frame)
+            ms = (time.perf_counter() - start) / n * 1000
+            print(
+                f"face backend {detector:5s}+{landmarks:8s} {w}x{h}: {ms:7.1f} ms/frame (detect + landmarks)"
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clips", type=int, default=4, help="clips per dataset (x2 datasets)")
     p.add_argument("--seconds", type=float, default=2.0)
-    p.add_argument("--landmarks", default="template", choices=["template", "fan"])
+    p.add_argument("--detector", default="dlib", choices=["dlib", "dlib-cnn", "haar", "sfd"])
+    p.add_argument("--landmarks", default="dlib", choices=["dlib", "template", "fan"])
     p.add_argument("--face-weights")
     p.add_argument("--num-gpus-per-actor", type=float, default=0.0)
     p.add_argument("--batch-size", type=int, help="recon batch (default: the job's, 32 GPU / 4 CPU)")
     args = p.parse_args()
+    face_backend_ms(args.face_weights)
 
     work = Path(tempfile.mkdtemp(prefix="extract-bench-"))
     corpus = work / "corpus"
@@ -116,9 +153,10 @@ def main() -> None:
         return ExtractConfig(
             corpus=str(corpus_dir),
             out=str(work / out),
-            detector="haar",
+            detector=args.detector,
             landmarks=args.landmarks,
             face_weights=args.face_weights,
+            stand_in_weights=True,
             concurrency=concurrency,
             num_gpus_per_actor=args.num_gpus_per_actor,
             num_cpus_per_actor=0.5,
@@ -127,7 +165,7 @@ def main() -> None:
 
     device = "cuda" if args.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
     extractor = BetasExtractor.create(
-        detector="haar", landmarks=args.landmarks, face_weights=args.face_weights, device=device
+        detector=args.detector, landmarks=args.landmarks, face_weights=args.face_weights, device=device
     )
     start = time.perf_counter()
     loop_frames = fork_style_loop(corpus, extractor)

@@ -18,9 +18,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.extract",
         "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
     ),
+    "compact": (
+        "jobs.compact",
+        "rewrite extract's per-clip Parquet files into partitioned files for training",
+    ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
+    "faces": ("talkingface.face.cli", "images / video frames -> faces + 68 landmarks, one JSON line each"),
     "get-betas": ("talkingface.betas.cli", "video -> per-frame 257 3DMM coefficients (Parquet and .pt)"),
     "heads": ("talkingface.emotion.cli", "train / evaluate / apply emotion heads on beta files"),
 }

@@ -1,8 +1,9 @@
 """``talkingface demo``: the main job end to end on a bundled sample, no cluster, S3 or weights needed.
 
 1. synthesise a small CREMA-D / RAVDESS-style corpus (espeak-ng speech, a moving astronaut face);
-2. run the extraction job on it with a local Ray instance (Haar boxes + template landmarks unless
-   ``--face-weights`` holds face-alignment's weights);
+2. run the extraction job on it with a local Ray instance (dlib's pip-shipped detector and 68-point
+   landmarks, or face-alignment's SFD + FAN where ``--face-weights`` holds their weights), on stand-in
+   recon weights unless ``--weights`` is given;
 3. render a talking-face mp4 from the astronaut and one corpus voice (the tiny renderer: a reduced-width
    face renderer with random weights, so the frames show the pipeline, not a real animation).
 """
@@ -46,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     config = ExtractConfig(
         corpus=str(corpus),
         out=str(out / "features"),
-        detector="haar",
-        landmarks="fan" if args.face_weights else "template",
         face_weights=args.face_weights,
         weights=args.weights,
+        stand_in_weights=args.weights is None,
     )
     print(f"[demo] extracting betas with Ray Data into {config.out}", flush=True)
     summary = run_extract(config)
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         PipelineConfig(
             checkpoint_dir=args.weights,
             model_config="tiny",
-            detector="haar",
-            landmarks="fan" if args.face_weights else "template",
+            detector="auto",
+            landmarks="auto",
             face_weights=args.face_weights,
         )
     )

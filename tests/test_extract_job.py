@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import soundfile
 
 import storage
 from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.preflight import ConfigurationError
 from talkingface.synth import make_corpus
 from talkingface.video import probe, write_video
 
@@ -41,10 +44,9 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def offline_config(corpus: str | Path, out: str | Path, **overrides) -> ExtractConfig:
-    """Haar boxes + template landmarks: no face-alignment weights needed, a few ms per frame."""
-    return ExtractConfig(
-        corpus=str(corpus), out=str(out), detector="haar", landmarks="template", batch_size=8, **overrides
-    )
+    """The default offline stack (dlib detector + 68-point predictor), stand-in recon weights."""
+    values = {"detector": "dlib", "landmarks": "dlib", "batch_size": 8, "stand_in_weights": True}
+    return ExtractConfig(corpus=str(corpus), out=str(out), **values | overrides)
 
 
 def expected_frames(clip_id: str, corpus: Path) -> int:
@@ -84,6 +86,25 @@ def check_outputs(out: str, corpus: Path) -> None:
         assert words in reasons[clip_id] and str(corpus) in reasons[clip_id]
 
 
+def check_provenance(out: Path) -> None:
+    """Run log and every Parquet file name the weights, detector and landmark backend."""
+    (log,) = (out / "_runs").glob("*.json")
+    recorded = json.loads(log.read_text())["provenance"]
+    assert (recorded["recon_weights"], recorded["detector"], recorded["landmarks"]) == (
+        "stand-in",
+        "dlib",
+        "dlib",
+    )
+    assert recorded["face_models"]["dlib-68"].startswith("shape_predictor_68_face_landmarks.dat sha256:")
+    assert recorded["code_version"] and recorded["job_config"]["corpus"]
+    files = list(out.rglob("*.parquet"))
+    assert files
+    for path in files:
+        meta = pq.read_schema(path).metadata
+        assert json.loads(meta[b"talkingface.provenance"]) == recorded, path
+        assert meta[b"schema"]  # the schema's own metadata is kept
+
+
 def committed_files(out: Path) -> dict[str, float]:
     return {str(p.relative_to(out)): p.stat().st_mtime for p in out.rglob("*.parquet")}
 
@@ -92,7 +113,10 @@ def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path
     out = tmp_path / "features"
     first = run_extract(offline_config(corpus, out))
     assert (first.succeeded, first.failed, first.failed_infrastructure) == (4, 3, 0), first.errors
+    assert sum(first.failure_reasons.values()) == 3 and len(first.failure_reasons) == 3
+    assert any("no face found" in reason for reason in first.failure_reasons)
     check_outputs(str(out), corpus)
+    check_provenance(out)
     before = committed_files(out)
     assert not [p for p in out.rglob("*") if ".tmp" in p.name], "temp files left behind"
 
@@ -114,6 +138,50 @@ def test_extract_local_is_idempotent_and_resumable(ray_session, corpus, tmp_path
 
     retried = run_extract(offline_config(grown, out, retry_errors=True))
     assert (retried.processed, retried.failed) == (3, 3)
+
+    with pytest.raises(ConfigurationError, match="different provenance"):
+        run_extract(offline_config(grown, out, landmarks="template", retry_errors=True))
+    mixed = run_extract(offline_config(grown, out, landmarks="template", allow_mixed_provenance=True))
+    assert mixed.processed == 0
+    check_compaction(out)
+
+
+def check_compaction(out: Path) -> None:
+    """Tiny parts first (one clip each), then one part per partition: stale parts go, every row once."""
+    from jobs.compact import main as compact
+
+    per_clip = storage.read_table(str(out / "betas"), storage.BETAS_SCHEMA)
+    assert compact(["--out", str(out), "--target-mb", "0.0001"]) == 0
+    assert compact(["--out", str(out)]) == 0
+    parts = sorted((out / "compact" / "betas").rglob("*.parquet"))
+    partitions = {p.parent.relative_to(out / "compact" / "betas").as_posix() for p in parts}
+    assert len(parts) == len(partitions) and "dataset=cremad/emotion=angry" in partitions
+    rows = [r for p in parts for r in pq.read_table(p).to_pylist()]
+    assert sorted(r["clip_id"] for r in rows) == sorted(per_clip.column("clip_id").to_pylist())
+    meta = pq.read_schema(parts[0]).metadata
+    assert json.loads(meta[b"talkingface.provenance"])["landmarks"] == "dlib"
+    clips = [r for p in (out / "compact" / "clips").rglob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    assert len(clips) == per_clip.num_rows
+
+
+def test_missing_weights_stop_the_job_before_any_clip(ray_session, corpus, tmp_path, monkeypatch, capsys):
+    from jobs.extract import EXIT_CONFIGURATION, main
+
+    out = tmp_path / "never"
+    with pytest.raises(ConfigurationError, match="--stand-in-weights"):
+        run_extract(offline_config(corpus, out, stand_in_weights=False))
+    with pytest.raises(ConfigurationError, match=r"epoch_20\.pth.*not-there"):
+        run_extract(offline_config(corpus, out, weights=str(tmp_path / "not-there")))
+    empty = tmp_path / "face-weights"
+    empty.mkdir()
+    argv = ["--corpus", str(corpus), "--out", str(out), "--stand-in-weights", "--face-weights", str(empty)]
+    assert main([*argv, "--landmarks", "fan"]) == EXIT_CONFIGURATION
+    err = capsys.readouterr().err
+    assert "2DFAN4-11f355bf06.pth.tar" in err and str(empty) in err and "--face-weights" in err
+    monkeypatch.setenv("TALKINGFACE_DLIB_MODELS", str(empty))
+    assert main(argv) == EXIT_CONFIGURATION  # auto: no FAN files -> dlib, whose model is missing too
+    assert "shape_predictor_68_face_landmarks.dat" in capsys.readouterr().err
+    assert not out.exists(), "a configuration error must stop the job before any output"
 
 
 def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
@@ -140,8 +208,8 @@ def test_ray_job_submit_runs_the_extract_module(ray_context, corpus, tmp_path):
     client = JobSubmissionClient(f"http://{ray_context.dashboard_url}")
     out = tmp_path / "job-out"
     entrypoint = (
-        f"python -m jobs.extract --corpus {corpus} --out {out} --detector haar --landmarks template "
-        "--concurrency 1 --batch-size 8"
+        f"python -m jobs.extract --corpus {corpus} --out {out} --detector dlib --landmarks dlib "
+        "--stand-in-weights --concurrency 1 --batch-size 8"
     )
     runtime_env = {"working_dir": str(REPO), "excludes": [".venv", ".git", "out"]}
     deadline = time.time() + 240
@@ -161,6 +229,7 @@ def test_ray_job_submit_runs_the_extract_module(ray_context, corpus, tmp_path):
         assert time.time() < deadline, client.get_job_logs(job)
         time.sleep(1)
     logs = client.get_job_logs(job)
-    assert status == JobStatus.SUCCEEDED, logs
-    assert '"succeeded": 4' in logs
+    # the corpus's 3 bad clips make the job fail with the "clips failed" exit code, not a crash
+    assert status == JobStatus.FAILED and "exit code 3" in client.get_job_info(job).message, logs
+    assert '"succeeded": 4' in logs and '"failure_reasons"' in logs
     check_outputs(str(out), corpus)

@@ -46,7 +46,11 @@ def test_get_betas_aligns_frames_to_the_audio(clip, tmp_path, capsys):
     video, wav = clip
     out, pt = tmp_path / "betas.parquet", tmp_path / "exp.pt"
     argv = ["get-betas", str(video), "--audio", str(wav), "--out", str(out), "--pt", str(pt)]
-    assert cli([*argv, "--detector", "haar", "--landmarks", "template", "--batch-size", "4"]) == 0
+    with pytest.raises(SystemExit) as exit_:  # no checkpoints and stand-in weights not asked for
+        cli(argv)
+    assert exit_.value.code == 2 and "--stand-in-weights" in capsys.readouterr().err
+    argv += ["--stand-in-weights", "--detector", "dlib", "--landmarks", "dlib", "--batch-size", "4"]
+    assert cli(argv) == 0
     assert '"frames": 25' in capsys.readouterr().out
     row = read_row(out)
     assert row["n_frames"] == soundfile.info(wav).frames // 640 == 25
@@ -67,6 +71,7 @@ def test_get_betas_with_face_alignment_fan(clip, tmp_path, fan_weights):
     video, wav = clip
     out = tmp_path / "fan.parquet"
     argv = ["get-betas", str(video), "--audio", str(wav), "--out", str(out), "--detector", "haar"]
+    argv.append("--stand-in-weights")
     assert cli([*argv, "--face-weights", str(fan_weights), "--landmark-stride", "12"]) == 0
     row = read_row(out)
     assert row["n_frames"] == 25 and np.isfinite(row["full"]).all()
@@ -79,5 +84,6 @@ def test_get_betas_without_audio_names_the_file(tmp_path):
     frames = np.zeros((10, 64, 64, 3), np.uint8)
     write_video(silent, iter(frames), None, 16000)
     argv = ["get-betas", str(silent), "--out", str(tmp_path / "x.parquet"), "--detector", "haar"]
+    argv.append("--stand-in-weights")
     with pytest.raises(Exception, match=r"silent\.mp4"):
         cli([*argv, "--landmarks", "template"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import ray
@@ -12,8 +14,9 @@ import storage
 from distributed.extract.config import ExtractConfig
 from distributed.extract.layout import committed, errors_uri
 from distributed.extract.plan import pending_clips
-from distributed.extract.udfs import ReconActor, commit_clips, decode_clips
-from storage.schemas import ERRORS_SCHEMA, to_table
+from distributed.extract.preflight import check_mixing, preflight
+from distributed.extract.udfs import ReconActor, commit_clips, decode_clips, tagged_table
+from storage.schemas import ERRORS_SCHEMA
 
 DECODE_MEMORY = 512 * 1024**2  # bytes reserved per decode task (a few seconds of HD frames)
 # Idle OpenMP threads sleep instead of spinning: with decode tasks and actors sharing cores, spinning torch
@@ -35,40 +38,60 @@ class ExtractSummary:
     frames: int = 0
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
+    failure_reasons: dict[str, int] = field(default_factory=dict)  # failed clips per reason
+    provenance: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+def reason_group(stage: str, reason: str, source_uri: str) -> str:
+    """A failure reason without the clip's URI and numbers, so equal causes group together."""
+    text = reason.splitlines()[0].replace(source_uri, "<clip>") if reason else "?"
+    return f"[{stage}] " + re.sub(r"\d+(\.\d+)?%?", "N", text)
+
+
 def run_extract(config: ExtractConfig) -> ExtractSummary:
-    """Process every clip of the corpus that has no committed output in ``config.out``."""
+    """Process every clip of the corpus that has no committed output in ``config.out``.
+
+    Raises ConfigurationError before any clip when a weight file is missing, stand-in weights were not
+    asked for, or the output holds results of another provenance.
+    """
     start = time.time()
+    config, provenance = preflight(config)
+    check_mixing(config, provenance)
     done = committed(config.out)
     plan = pending_clips(config, done)
     summary = ExtractSummary(scanned=plan.scanned, rejected=len(plan.rejected), skipped_done=plan.skipped)
+    summary.provenance = provenance
+    groups: Counter[str] = Counter()
+    meta = {"talkingface.provenance": json.dumps(provenance)}
     for rejection in plan.rejected:  # scan rejections are committed as error rows too
         row = {"clip_id": rejection.clip_id, "source_uri": rejection.uri, "stage": "scan"}
         row.update(reason=rejection.reason, timestamp=start)
-        storage.write_table_atomic(to_table([row], ERRORS_SCHEMA), errors_uri(config.out, rejection.clip_id))
+        table = tagged_table([row], ERRORS_SCHEMA, meta)
+        storage.write_table_atomic(table, errors_uri(config.out, rejection.clip_id))
     if plan.rows:
-        for status in build_dataset(config, plan.rows).iter_rows():
+        for status in build_dataset(config, plan.rows, meta).iter_rows():
             summary.processed += 1
             summary.frames += int(status["n_frames"])
             if status["status"] == "ok":
                 summary.succeeded += 1
                 continue
             summary.errors[status["clip_id"]] = f"[{status['stage']}] {status['error']}"
+            groups[reason_group(status["stage"], status["error"], status["source_uri"])] += 1
             if status["status"] == "error":
                 summary.failed += 1
             else:
                 summary.failed_infrastructure += 1
+    summary.failure_reasons = dict(groups.most_common())
     summary.seconds = round(time.time() - start, 2)
     run_log = storage.join(config.out, "_runs", time.strftime("%Y%m%dT%H%M%S", time.gmtime(start)) + ".json")
     storage.write_bytes_atomic(run_log, json.dumps(summary.as_dict(), indent=1).encode())
     return summary
 
 
-def build_dataset(config: ExtractConfig, rows: list[dict]) -> ray.data.Dataset:
+def build_dataset(config: ExtractConfig, rows: list[dict], meta: dict[str, str]) -> ray.data.Dataset:
     """list clips -> decode (CPU tasks) -> recon (actor pool) -> commit (tasks), one clip per batch."""
     ctx = ray.data.DataContext.get_current()
     ctx.execution_no_progress_timeout_s = max(ctx.execution_no_progress_timeout_s or 0, 600)
@@ -86,9 +109,11 @@ def build_dataset(config: ExtractConfig, rows: list[dict]) -> ray.data.Dataset:
         ReconActor,
         fn_constructor_args=(config,),
         batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=config.concurrency),
+        compute=ray.data.ActorPoolStrategy(min_size=config.actor_pool()[0], max_size=config.actor_pool()[1]),
         num_gpus=config.num_gpus_per_actor,
         num_cpus=config.num_cpus_per_actor,
         runtime_env=WORKER_ENV,
     )
-    return ds.map_batches(commit_clips, fn_kwargs={"config": config}, batch_size=1, num_cpus=0.5)
+    return ds.map_batches(
+        commit_clips, fn_kwargs={"config": config, "meta": meta}, batch_size=1, num_cpus=0.5
+    )

@@ -10,6 +10,7 @@ import time
 import traceback
 
 import numpy as np
+import pyarrow as pa
 
 import storage
 from distributed.extract.config import ExtractConfig
@@ -77,6 +78,7 @@ class ReconActor:
         self.extractor = BetasExtractor.create(
             weights=config.weights,
             detector=config.detector,
+            detect_every=config.detect_every,
             face_weights=config.face_weights,
             device=device,
             batch_size=config.recon_batch_size(device),
@@ -106,34 +108,46 @@ class ReconActor:
         return _batch(row)
 
 
-def commit_clips(batch: dict, config: ExtractConfig) -> dict:
-    """Task: write the clip's rows atomically (clips row first, betas file = commit marker) or its error."""
+def commit_clips(batch: dict, config: ExtractConfig, meta: dict[str, str]) -> dict:
+    """Task: write the clip's rows atomically (clips row first, betas file = commit marker) or its error.
+
+    Every file carries ``meta`` (the run's provenance) in its Parquet key-value metadata.
+    """
     row = _row(batch)
-    status = {"clip_id": row["clip_id"], "status": "ok", "n_frames": 0, "stage": "", "error": ""}
+    status = {"clip_id": row["clip_id"], "source_uri": row["source_uri"], "status": "ok", "n_frames": 0}
+    status.update(stage="", error="")
     try:
         if row["error"]:
-            _commit_error(config.out, row)
+            _commit_error(config.out, row, meta)
             status.update(status="error", stage=row["stage"], error=row["error"])
         else:
-            status["n_frames"] = _commit_betas(config.out, row)
+            status["n_frames"] = _commit_betas(config.out, row, meta)
     except Exception as err:
         status.update(status="commit_failed", stage="commit", error=f"{err}\n{traceback.format_exc()}")
     return _batch(status)
 
 
-def _commit_betas(out: str, row: dict) -> int:
+def tagged_table(rows: list[dict], schema: pa.Schema, meta: dict[str, str]) -> pa.Table:
+    """``rows`` as a table of ``schema`` whose key-value metadata also holds ``meta`` (provenance)."""
+    table = to_table(rows, schema)
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+
+
+def _commit_betas(out: str, row: dict, meta: dict[str, str]) -> int:
     n = len(row["full"])
     clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
-    storage.write_table_atomic(to_table([clip], CLIPS_SCHEMA), clips_uri(out, row["dataset"], row["clip_id"]))
+    storage.write_table_atomic(
+        tagged_table([clip], CLIPS_SCHEMA, meta), clips_uri(out, row["dataset"], row["clip_id"])
+    )
     frames = FrameBetas(full=row["full"], crop=row["crop"], face_found=row["face_found"])
     betas = betas_record(row, frames, row["mels"], row["audio_samples"])
     uri = betas_uri(out, row["dataset"], row["emotion"], row["clip_id"])
-    storage.write_table_atomic(to_table([betas], BETAS_SCHEMA), uri)
+    storage.write_table_atomic(tagged_table([betas], BETAS_SCHEMA, meta), uri)
     storage.delete(errors_uri(out, row["clip_id"]))
     return n
 
 
-def _commit_error(out: str, row: dict) -> None:
+def _commit_error(out: str, row: dict, meta: dict[str, str]) -> None:
     error = {"clip_id": row["clip_id"], "source_uri": row["source_uri"], "stage": row["stage"]}
     error.update(reason=row["error"], timestamp=time.time())
-    storage.write_table_atomic(to_table([error], ERRORS_SCHEMA), errors_uri(out, row["clip_id"]))
+    storage.write_table_atomic(tagged_table([error], ERRORS_SCHEMA, meta), errors_uri(out, row["clip_id"]))

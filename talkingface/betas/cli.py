@@ -21,6 +21,7 @@ from talkingface.betas.media import decode_clip, frame_windows
 from talkingface.betas.record import betas_record
 from talkingface.corpus.auto import parse
 from talkingface.corpus.labels import ClipLabel
+from talkingface.face.detect import DETECTORS, LANDMARKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,9 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", help="separate audio file (default: the video's own track)")
     p.add_argument("--out", required=True, help="output .parquet (local path or URI)")
     p.add_argument("--pt", help="also save the [T, 64] expression tensor here (.pt)")
-    p.add_argument("--weights", help="dir/URI of official SadTalker checkpoints (default: stand-in weights)")
-    p.add_argument("--detector", default="sfd", help="face-alignment detector (sfd, ...) or 'haar'")
-    p.add_argument("--landmarks", default="fan", choices=["fan", "template"])
+    p.add_argument("--weights", help="dir/URI of official SadTalker checkpoints (required, or:)")
+    p.add_argument(
+        "--stand-in-weights", action="store_true", help="allow seeded random recon weights (tests only)"
+    )
+    p.add_argument(
+        "--detector", default="auto", choices=DETECTORS, help="auto: sfd if its weights exist, else dlib"
+    )
+    p.add_argument(
+        "--landmarks", default="auto", choices=LANDMARKS, help="auto: fan if its weights exist, else dlib"
+    )
     p.add_argument("--face-weights", help="local dir with face-alignment weight files")
     p.add_argument("--landmark-stride", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
@@ -53,7 +61,12 @@ def labels_of(path: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.weights is None and not args.stand_in_weights:
+        parser.error(
+            "no --weights given: pass the official checkpoints, or --stand-in-weights (not real betas)"
+        )
     video = storage.download_to_cache(args.video)
     audio = storage.download_to_cache(args.audio) if args.audio else None
     media = decode_clip(video, audio)

@@ -49,14 +49,15 @@ class BetasExtractor:
     def create(
         cls,
         weights: str | Path | None = None,
-        detector: str = "sfd",
+        detector: str = "auto",
         face_weights: str | Path | None = None,
         device: str = "cpu",
         batch_size: int = 32,
         landmark_stride: int = 1,
-        landmarks: str = "fan",
+        landmarks: str = "auto",
         seed: int = 0,
         precision: str = "fp32",
+        detect_every: int = 5,
     ) -> BetasExtractor:
         """Load the recon net from an official checkpoint dir/file/URI, or seeded stand-in weights.
 
@@ -78,6 +79,7 @@ class BetasExtractor:
             face_detector=detector,
             landmarks=landmarks,
             weights_dir=Path(face_weights) if face_weights else None,
+            detect_every=detect_every,
         )
         detector_once = functools.cache(lambda: LandmarkDetector(config))
         recon = recon.to(device).eval()
