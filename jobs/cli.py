@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
     ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
+    "render-batch": ("jobs.render", "Ray job: render manifest (audio + portraits) -> mp4s on S3, idempotent"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
     "get-betas": ("talkingface.betas.cli", "video -> per-frame 257 3DMM coefficients (Parquet and .pt)"),

@@ -12,6 +12,7 @@ from storage.objects import (
     put_file_atomic,
     put_fileobj_atomic,
     read_bytes,
+    read_metadata,
     write_bytes_atomic,
 )
 from storage.s3 import S3Settings, s3_client, s3_filesystem
@@ -59,6 +60,7 @@ __all__ = [
     "put_file_atomic",
     "put_fileobj_atomic",
     "read_bytes",
+    "read_metadata",
     "read_table",
     "s3_client",
     "s3_filesystem",
