@@ -19,7 +19,7 @@ import sys
 
 from distributed.render import RenderBatchConfig, run_render
 from distributed.render.config import PRECISIONS
-from distributed.runtime import init_ray
+from distributed.render.plan import ConfigurationError
 from jobs.options import job_parser, parse_job_config
 
 PROG = "talkingface render-batch"
@@ -72,8 +72,11 @@ def parse_args(argv: list[str] | None) -> RenderBatchConfig:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s", stream=sys.stderr)
-    init_ray()
-    summary = run_render(config)
+    try:
+        summary = run_render(config)  # validates every row (and starts Ray) before any model loads
+    except ConfigurationError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
     print(json.dumps(summary.as_dict(), indent=1))
     return 0 if summary.failed == 0 else 1
 

@@ -21,6 +21,7 @@ import storage
 from distributed.render.config import RenderBatchConfig
 from distributed.render.plan import Planner, Task
 from distributed.render.udfs import CoeffActor, RenderActor, SourceActor, encode_segments, join_row
+from distributed.runtime import init_ray
 from storage.schemas import RENDER_RESULTS_SCHEMA, to_table
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,11 @@ class Progress:
 
 def render_tasks(config: RenderBatchConfig, tasks: list[Task], sources: dict[str, dict]) -> list[dict]:
     """Results of rendering ``tasks`` (sources prepared); segments stream, rows join as they complete."""
-    by_hash = {t.content_hash: t for t in tasks}
+    by_line = {t.line: t for t in tasks}
     progress = Progress(len(tasks))
-    stats: dict[str, dict] = defaultdict(lambda: {"coeffs_s": 0.0, "render_s": 0.0, "encode_s": 0.0})
-    parts: dict[str, dict[int, str]] = defaultdict(dict)
-    errors: dict[str, str] = {}
+    stats: dict[int, dict] = defaultdict(lambda: {"coeffs_s": 0.0, "render_s": 0.0, "encode_s": 0.0})
+    parts: dict[int, dict[int, str]] = defaultdict(dict)
+    errors: dict[int, str] = {}
     joins: dict[ray.ObjectRef, Task] = {}
     join = ray.remote(num_cpus=1, max_retries=config.max_retries)(join_row)
     results = []
@@ -122,12 +123,12 @@ def render_tasks(config: RenderBatchConfig, tasks: list[Task], sources: dict[str
         source_s = sources[task.source_key]["source_s"]
         results.append(_result(task.line, task.id, status, output_uri=task.output_uri,
                                content_hash=task.content_hash, source_s=source_s,
-                               **stats[task.content_hash], **values))  # fmt: skip
+                               **stats[task.line], **values))  # fmt: skip
         progress.row()
 
-    seen: dict[str, int] = defaultdict(int)
+    seen: dict[int, int] = defaultdict(int)
     for seg in segments_dataset(config, tasks).iter_rows():
-        key = seg["content_hash"]
+        key = seg["line"]
         seen[key] += 1
         for name in ("coeffs_s", "render_s", "encode_s"):
             stats[key][name] += seg[name]
@@ -138,12 +139,12 @@ def render_tasks(config: RenderBatchConfig, tasks: list[Task], sources: dict[str
             progress.segment(0 if seg["done"] else seg["frames"])
         if seen[key] < seg["segments"]:
             continue  # more segments of this row to come
-        task = by_hash[key]
+        task = by_line[key]
         if key in errors:
             finish(task, "error", error=errors[key])
             continue
         ordered = [parts[key][i] for i in range(seg["segments"])]
-        joins[join.remote(seg["request"], task.output_uri, key, ordered, config)] = task
+        joins[join.remote(seg["request"], task.output_uri, task.content_hash, ordered, config)] = task
     while joins:
         ready, _ = ray.wait(list(joins), num_returns=1)
         task = joins.pop(ready[0])
@@ -172,6 +173,7 @@ def run_render(config: RenderBatchConfig) -> RenderSummary:
                                content_hash=task.content_hash))  # fmt: skip
     todo = [t for t in plan.tasks if not t.skip]
     if todo:
+        init_ray()
         ctx = ray.data.DataContext.get_current()
         ctx.execution_no_progress_timeout_s = max(ctx.execution_no_progress_timeout_s or 0, 600)
         sources = prepare_sources(config, todo)

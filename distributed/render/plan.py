@@ -28,6 +28,10 @@ JOB_PARAMS = ("model_config", "detector", "landmarks", "align", "precision", "cr
 SOURCE_PARAMS = ("model_config", "detector", "landmarks", "align")
 
 
+class ConfigurationError(ValueError):
+    """The job cannot start: unreadable manifest, missing checkpoint directory."""
+
+
 @dataclass(frozen=True)
 class Task:
     """A valid manifest row, resolved: what to render, where, and its identities."""
@@ -66,9 +70,10 @@ def sources_uri(out: str, key: str) -> str:
     return storage.join(out, "_sources", key + ".pt")
 
 
-def parts_uri(out: str, content_hash: str, index: int) -> str:
-    """Where segment ``index`` of a row waits for its join (deleted once joined)."""
-    return storage.join(out, "_parts", content_hash[:32], f"{index:06d}.mp4")
+def parts_uri(out: str, row: dict, segment_frames: int, index: int) -> str:
+    """Where segment ``index`` of a row waits for its join (deleted once joined); unique per output."""
+    key = f"{row['content_hash'][:32]}-{digest(row['output_uri'])[:8]}-{segment_frames}"
+    return storage.join(out, "_parts", key, f"{index:06d}.mp4")
 
 
 def _readable(uri: str) -> bool:
@@ -96,15 +101,22 @@ class Planner:
         self._readable: dict[str, bool] = {}
         self._ids: dict[str, int] = {}
         self._outputs: dict[str, int] = {}
-        self.checkpoints = (
-            f"stand-in:{config.model_config}"
-            if config.checkpoint_dir is None
-            else self.ids.tree(config.checkpoint_dir)
-        )
+        try:
+            self.checkpoints = (
+                f"stand-in:{config.model_config}"
+                if config.checkpoint_dir is None
+                else self.ids.tree(config.checkpoint_dir)
+            )
+        except (FileNotFoundError, ValueError) as err:
+            raise ConfigurationError(f"--checkpoint-dir {config.checkpoint_dir}: {err}") from None
 
     def plan(self) -> Plan:
         plan = Plan()
-        for entry in read_manifest(self.config.manifest):
+        try:
+            entries = read_manifest(self.config.manifest)
+        except (OSError, ValueError) as err:
+            raise ConfigurationError(f"--manifest {self.config.manifest}: {err}") from None
+        for entry in entries:
             if isinstance(entry, Invalid):
                 plan.invalid.append(entry)
                 continue

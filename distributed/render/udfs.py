@@ -132,7 +132,7 @@ class CoeffActor(_ModelStage):
         count = math.ceil(len(kp) / step)
         rows = []
         for index in range(count):
-            part = parts_uri(self.config.out, row["content_hash"], index)
+            part = parts_uri(self.config.out, row, step, index)
             piece = kp[index * step : (index + 1) * step]
             done = storage.exists(part)  # rendered by an interrupted earlier run
             rows.append({**base, "segment": index, "segments": count, "frames": len(piece), "done": done,
