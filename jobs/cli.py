@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "rewrite extract's per-clip Parquet files into partitioned files for training",
     ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
+    "render-batch": ("jobs.render", "Ray job: render manifest (audio + portraits) -> mp4s on S3, idempotent"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
     "faces": ("talkingface.face.cli", "images / video frames -> faces + 68 landmarks, one JSON line each"),

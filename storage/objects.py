@@ -7,6 +7,12 @@ Atomicity: a reader sees either the previous object or the complete new one, nev
 * S3: a single PUT below ``UploadConfig.multipart_threshold``, else a multipart upload, which S3 only
   exposes under the key once it completes; on error the multipart upload is aborted (boto3/s3transfer
   registers the abort as failure clean-up), so neither a partial object nor orphan parts remain.
+
+Object metadata (``metadata=`` of :func:`put_file_atomic` / :func:`atomic_output`, read back by
+:func:`read_metadata`): S3 user metadata (``x-amz-meta-*``, sent with the PUT / multipart upload, so it
+appears together with the object); for local files a JSON sidecar ``<name>.meta.json`` written right
+after the file (a crash in between leaves the file with no or old metadata, never new metadata on an
+old file).
 """
 
 from __future__ import annotations
@@ -79,32 +85,74 @@ def write_json_atomic(uri: str, value: object) -> None:
     write_bytes_atomic(uri, (json.dumps(redact_value(value), indent=1, default=str) + "\n").encode())
 
 
-def put_file_atomic(local_path: str | os.PathLike, uri: str, config: UploadConfig | None = None) -> None:
-    """Copy the local file ``local_path`` to ``uri`` atomically (S3: multipart above the threshold)."""
+SIDECAR_SUFFIX = ".meta.json"
+
+
+def _sidecar(path: str) -> Path:
+    return Path(path + SIDECAR_SUFFIX)
+
+
+def put_file_atomic(
+    local_path: str | os.PathLike,
+    uri: str,
+    config: UploadConfig | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Copy the local file ``local_path`` to ``uri`` atomically (S3: multipart above the threshold).
+
+    ``metadata``: string key/values stored with the object (see module doc; keys are lower case).
+    """
     source = Path(local_path)
     if not source.is_file():
         raise FileNotFoundError(f"local file to upload does not exist: {source}")
     loc = parse_uri(uri)
     loc.require_object()
+    if metadata is not None and any(k != k.lower() or not isinstance(v, str) for k, v in metadata.items()):
+        raise ValueError(f"metadata for {uri!r} needs lower-case keys and str values, got {metadata}")
     if loc.is_s3:
+        extra = {"Metadata": dict(metadata)} if metadata else None
         s3_client().upload_file(
-            str(source), loc.bucket, loc.path, Config=(config or UploadConfig()).transfer_config()
+            str(source),
+            loc.bucket,
+            loc.path,
+            ExtraArgs=extra,
+            Config=(config or UploadConfig()).transfer_config(),
         )
         return
     with open(source, "rb") as handle:
         put_fileobj_atomic(handle, uri, config)
+    if metadata is not None:
+        with local_atomic_path(_sidecar(loc.path)) as temp:
+            temp.write_text(json.dumps(metadata, sort_keys=True))
+
+
+def read_metadata(uri: str) -> dict[str, str] | None:
+    """The metadata stored with the object at ``uri`` ({} if none), or None if there is no object."""
+    loc = parse_uri(uri)
+    loc.require_object()
+    if loc.is_s3:
+        info = head_object(loc.bucket, loc.path)
+        return None if info is None else dict(info.get("Metadata", {}))
+    if not os.path.isfile(loc.path):
+        return None
+    try:
+        return json.loads(_sidecar(loc.path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
 
 
 @contextlib.contextmanager
-def atomic_output(uri: str, config: UploadConfig | None = None) -> Iterator[Path]:
-    """Yield a local path to write; on clean exit it is published to ``uri`` atomically.
+def atomic_output(
+    uri: str, config: UploadConfig | None = None, metadata: dict[str, str] | None = None
+) -> Iterator[Path]:
+    """Yield a local path to write; on clean exit it is published to ``uri`` atomically (with ``metadata``).
 
     The temp file keeps the destination's suffix, so tools that pick a format from the extension
     (PyAV, OpenCV, pyarrow) work. On error nothing is published and the temp file is removed.
     """
     loc = parse_uri(uri)
     loc.require_object()
-    if not loc.is_s3:
+    if not loc.is_s3 and metadata is None:
         with local_atomic_path(Path(loc.path)) as temp:
             yield temp
         return
@@ -113,7 +161,7 @@ def atomic_output(uri: str, config: UploadConfig | None = None) -> Iterator[Path
         yield staged
         if not staged.is_file():
             raise FileNotFoundError(f"nothing was written to the staging file for {uri!r}")
-        put_file_atomic(staged, uri, config)
+        put_file_atomic(staged, uri, config, metadata)
 
 
 def read_bytes(uri: str) -> bytes:

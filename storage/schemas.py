@@ -100,31 +100,57 @@ ERRORS_SCHEMA = _schema(
 
 RENDER_MANIFEST_SCHEMA = _schema(
     "render_manifest",
-    1,
+    2,
     [
-        _field("job_id", pa.string(), "unique id of this render job"),
-        _field("audio_uri", pa.string(), "driving audio"),
-        _field("image_uri", pa.string(), "source portrait image"),
-        _field("emotion", pa.string(), "target harmonised emotion label, null = as the audio implies", True),
-        _field("intensity", pa.float32(), "target intensity 1..3, null = model default", nullable=True),
-        _field("alpha", pa.float32(), "emotion edit strength (0 = none)"),
-        _field("ortho", pa.bool_(), "orthogonalise the emotion direction against the audio-driven motion"),
-        _field("pose_style", pa.int32(), "PoseVAE style index"),
-        _field("seed", pa.int64(), "random seed"),
-        _field("out_uri", pa.string(), "where the rendered video is written"),
+        _field("id", pa.string(), "unique row id; names the output (<id>.mp4) unless 'output' is given"),
+        _field("audio", pa.string(), "driving speech: local path, file:// or s3:// URI"),
+        _field("image", pa.string(), "source portrait (png/jpg): local path, file:// or s3:// URI"),
+        _field("emotion", pa.string(), "emotion the head steers towards (needs a head), null = none", True),
+        _field("intensity", pa.float32(), "emotion intensity in [0, 1], null = job default", True),
+        _field("alpha", pa.float32(), "blend exp + alpha * (head - exp), null = job default", True),
+        _field("ortho", pa.bool_(), "keep only the change along each frame's exp, null = job default", True),
+        _field("head", pa.string(), "directory of a saved emotion head, null = job default", True),
+        _field("pose_style", pa.int32(), "PoseVAE head-motion style 0..45, null = job default", True),
+        _field("expression_scale", pa.float32(), "multiply expressions, null = job default", True),
+        _field("still", pa.bool_(), "keep the source's head pose, null = job default", True),
+        _field("size", pa.int32(), "render size (256 / 512; 128 stand-in only), null = job default", True),
+        _field(
+            "preprocess", pa.string(), "crop | extcrop | resize | full | extfull, null = job default", True
+        ),
+        _field("seed", pa.int64(), "blinks and PoseVAE latents, null = job default", True),
+        _field(
+            "output", pa.string(), "output name relative to the job's --out (.mp4), null = <id>.mp4", True
+        ),
     ],
 )
 
 RENDER_RESULTS_SCHEMA = _schema(
     "render_results",
-    1,
+    2,
     [
-        _field("job_id", pa.string(), "render_manifest.job_id"),
-        _field("out_uri", pa.string(), "rendered video"),
-        _field("status", pa.string(), "'ok' or 'error'"),
-        _field("n_frames", pa.int32(), "frames rendered, null on error", nullable=True),
-        _field("duration_s", pa.float64(), "wall-clock seconds the render took"),
-        _field("error", pa.string(), "exception type and message, null on success", nullable=True),
+        _field("id", pa.string(), "render_manifest.id (null when the manifest row had no usable id)", True),
+        _field("line", pa.int64(), "manifest line (CSV/JSONL, header = line 1) or row number (Parquet)"),
+        _field(
+            "status",
+            pa.string(),
+            "'rendered', 'skipped' (same content hash already there), 'invalid', 'error'",
+        ),
+        _field("output_uri", pa.string(), "the rendered video, null for invalid rows", True),
+        _field(
+            "frames", pa.int32(), "video frames = audio_samples // 640, null unless rendered/skipped", True
+        ),
+        _field(
+            "duration_s", pa.float64(), "video duration (frames / 25), null unless rendered/skipped", True
+        ),
+        _field(
+            "content_hash", pa.string(), "sha256 of inputs, parameters and checkpoints, null if invalid", True
+        ),
+        _field("source_s", pa.float64(), "seconds preparing the source image (shared by its rows)", True),
+        _field("coeffs_s", pa.float64(), "seconds audio -> coefficients -> keypoints", True),
+        _field("render_s", pa.float64(), "renderer seconds, summed over segments", True),
+        _field("encode_s", pa.float64(), "H.264 encode + part upload seconds, summed over segments", True),
+        _field("join_s", pa.float64(), "seconds joining segments with the audio and publishing", True),
+        _field("error", pa.string(), "why the row was invalid or failed, null otherwise", True),
     ],
 )
 

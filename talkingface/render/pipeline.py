@@ -55,6 +55,10 @@ from talkingface.render.semantics import (
 from talkingface.video import SAMPLE_RATE, read_frames, write_video
 from talkingface.weights.registry import SIZES
 
+# Sides the renderer networks accept that have no official checkpoint: stand-in / tiny weights only
+# (cheap test and benchmark renders; a checkpoint dir at this size fails with the registry's message).
+STAND_IN_SIZES = (128,)
+
 log = logging.getLogger(__name__)
 
 MAPPING_CHUNK = 64  # frames per MappingNet call while streaming
@@ -121,8 +125,8 @@ class RenderRequest:
     roll: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {self.size!r}")
+        if self.size not in SIZES + STAND_IN_SIZES:
+            raise ValueError(f"size must be one of {SIZES + STAND_IN_SIZES}, got {self.size!r}")
         if self.preprocess not in MODES:
             raise ValueError(f"unknown preprocess {self.preprocess!r}; expected one of {MODES}")
         if self.paste not in METHODS:
@@ -351,30 +355,53 @@ class TalkingFacePipeline:
         self, request: RenderRequest, source: SourceFace, coeffs: torch.Tensor
     ) -> Iterator[np.ndarray]:
         """Output frames (uint8 HxWx3), streamed ``batch_size`` renderer frames at a time."""
+        kp_source, kp_driving = self.keypoints(request, source, coeffs)
+        return self.render_keypoints(request, source, kp_source, kp_driving)
+
+    def keypoints(
+        self, request: RenderRequest, source: SourceFace, coeffs: torch.Tensor
+    ) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
+        """kp_source [1, K, 3] and the driving keypoints of every frame as [<=64, K, 3] chunks.
+
+        Everything temporal (27-frame coefficient windows, free-view ramps) happens here, over the whole
+        clip; rendering the keypoints is then independent per frame, so any slice of them renders the
+        same frames as the whole clip does.
+        """
         full = source.info.pastes_back
         cfg = SemanticsConfig(
             size=request.size, expression_scale=request.expression_scale, still=request.still, full=full
         )
-        renderer = self.models.size_models(request.size).renderer
+        device = self.models.device
         mapping = self.models.mapping(full)
         windows = semantic_windows(driving_rows(coeffs, source.row, cfg), cfg.radius)
-        kp_canonical = source.prepared.kp_canonical
+        kp_canonical = source.prepared.kp_canonical.to(device)
         views = {
-            name: None if keys is None else camera_angles(keys, len(windows)).to(renderer.device)
+            name: None if keys is None else camera_angles(keys, len(windows)).to(device)
             for name, keys in (("yaw", request.yaw), ("pitch", request.pitch), ("roll", request.roll))
         }
 
-        def keypoints(semantics: torch.Tensor, frames: slice | None = None) -> torch.Tensor:
+        def posed(semantics: torch.Tensor, frames: slice | None = None) -> torch.Tensor:
             angles = {} if frames is None else {k: v[frames] for k, v in views.items() if v is not None}
             with torch.inference_mode():
-                return transform_keypoints(kp_canonical, mapping(semantics.to(renderer.device)), **angles)
+                return transform_keypoints(kp_canonical, mapping(semantics.to(device)), **angles)
 
-        kp_source = keypoints(source_semantics(source.row, cfg))
+        kp_source = posed(source_semantics(source.row, cfg))
         kp_driving = (
-            keypoints(windows[i : i + MAPPING_CHUNK], slice(i, i + MAPPING_CHUNK))
+            posed(windows[i : i + MAPPING_CHUNK], slice(i, i + MAPPING_CHUNK))
             for i in range(0, len(windows), MAPPING_CHUNK)
         )
+        return kp_source, kp_driving
+
+    def render_keypoints(
+        self,
+        request: RenderRequest,
+        source: SourceFace,
+        kp_source: torch.Tensor,
+        kp_driving: torch.Tensor | Iterator[torch.Tensor],
+    ) -> Iterator[np.ndarray]:
+        """Output frames (uint8 HxWx3) of driving keypoints: rendered, then pasted back or resized."""
+        renderer = self.models.size_models(request.size).renderer
         rendered = renderer.frames(source.prepared, kp_source, kp_driving, request.batch_size)
-        if full:
+        if source.info.pastes_back:
             return paste_frames(source.image, rendered, source.info, PasteConfig(request.paste))
         return crop_aspect_frames(rendered, source.info, request.size)

@@ -1,0 +1,207 @@
+"""Ray Data UDFs of the render job, one manifest row or segment per call; failures travel as rows.
+
+Rows keep one column set through every stage (arrays travel as ``np.save`` bytes, so segments of any
+length and frame size share a column); once ``error`` is set, or a segment's part is already stored
+(``done``), later stages pass the row through.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import storage
+from distributed.render.config import RenderBatchConfig
+from distributed.render.identity import FRAMES_KEY, HASH_KEY
+from distributed.render.plan import parts_uri, request_from_json, sources_uri
+from distributed.render.sources import load_source, save_source
+from talkingface.audio import audio_features, load_audio
+from talkingface.audio.features import crop_or_pad, num_video_frames, samples_per_frame
+from talkingface.render.pipeline import SourceFace, TalkingFacePipeline, local_input
+from talkingface.video import SAMPLE_RATE, WriterConfig, write_video
+from talkingface.video.concat import join_segments
+
+SOURCE_CACHE = 8  # prepared sources kept per actor
+
+
+def pack(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _value(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _row(batch: dict) -> dict:
+    return {key: _value(batch[key][0]) for key in batch}
+
+
+def _batch(rows: list[dict]) -> dict:
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+def _reason(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def writer_config(config: RenderBatchConfig) -> WriterConfig:
+    return WriterConfig(crf=config.crf, preset=config.preset)
+
+
+class _ModelStage:
+    """Base of the actors: one pipeline (models load once per actor) and an LRU of prepared sources."""
+
+    def __init__(self, config: RenderBatchConfig, num_gpus: float) -> None:
+        device = "cuda" if num_gpus > 0 and torch.cuda.is_available() else "cpu"
+        self.config = config
+        self.pipeline = TalkingFacePipeline(config.pipeline_config(device))
+        self._sources: OrderedDict[str, SourceFace] = OrderedDict()
+
+    def source(self, key: str) -> SourceFace:
+        if key not in self._sources:
+            self._sources[key] = load_source(sources_uri(self.config.out, key), self.pipeline.models.device)
+            while len(self._sources) > SOURCE_CACHE:
+                self._sources.popitem(last=False)
+        self._sources.move_to_end(key)
+        return self._sources[key]
+
+
+class SourceActor(_ModelStage):
+    """Crop, source 3DMM row, canonical keypoints and feature volume of one distinct image."""
+
+    def __init__(self, config: RenderBatchConfig) -> None:
+        super().__init__(config, config.prep_num_gpus)
+
+    def __call__(self, batch: dict) -> dict:
+        row = _row(batch)
+        start = time.perf_counter()
+        row.update(error="", source_s=0.0)
+        uri = sources_uri(self.config.out, row["source_key"])
+        try:
+            if not storage.exists(uri):  # prepared by an earlier run: reused
+                face, _ = self.pipeline.source(row["image"], row["size"], row["preprocess"])
+                save_source(face, uri)
+        except Exception as err:
+            row["error"] = f"image {row['image']}: {_reason(err)}"
+        row["source_s"] = time.perf_counter() - start
+        return _batch([row])
+
+
+class CoeffActor(_ModelStage):
+    """Audio -> ExpNet (+ emotion head) + PoseVAE -> keypoints of the whole clip -> one row per segment.
+
+    The coefficient stage is the only temporal one (27-frame windows, free-view ramps), so it runs over
+    the whole clip once; cutting its keypoints into segments then renders exactly the frames of a single
+    pass.
+    """
+
+    def __init__(self, config: RenderBatchConfig) -> None:
+        super().__init__(config, config.prep_num_gpus)
+
+    def __call__(self, batch: dict) -> dict:
+        row = _row(batch)
+        start = time.perf_counter()
+        base = {**row, "segment": 0, "segments": 0, "frames": 0, "done": False, "part_uri": "",
+                "kp_source": b"", "kp_driving": b"", "pixels": b"", "coeffs_s": 0.0, "render_s": 0.0,
+                "encode_s": 0.0, "error": ""}  # fmt: skip
+        try:
+            request = request_from_json(row["request"])
+            source = self.source(row["source_key"])
+            features = audio_features(local_input(request.audio, "audio"))
+            head = None if request.head is None else self.pipeline.models.head(request.head)
+            coeffs = self.pipeline.coefficients(request, source, features, head)
+            kp_source, chunks = self.pipeline.keypoints(request, source, coeffs)
+            kp = torch.cat(list(chunks)).float().cpu().numpy()
+        except Exception as err:
+            base.update(error=_reason(err), coeffs_s=time.perf_counter() - start)
+            return _batch([base])
+        step = self.config.segment_frames
+        count = math.ceil(len(kp) / step)
+        rows = []
+        for index in range(count):
+            part = parts_uri(self.config.out, row, step, index)
+            piece = kp[index * step : (index + 1) * step]
+            done = storage.exists(part)  # rendered by an interrupted earlier run
+            rows.append({**base, "segment": index, "segments": count, "frames": len(piece), "done": done,
+                         "part_uri": part, "kp_source": pack(kp_source.float().cpu().numpy()),
+                         "kp_driving": b"" if done else pack(piece)})  # fmt: skip
+        rows[0]["coeffs_s"] = time.perf_counter() - start
+        return _batch(rows)
+
+
+class RenderActor(_ModelStage):
+    """Renders one segment's keypoints (batched frames, fractional GPUs, bf16 autocast on GPU)."""
+
+    def __init__(self, config: RenderBatchConfig) -> None:
+        super().__init__(config, config.num_gpus_per_actor)
+
+    def __call__(self, batch: dict) -> dict:
+        row = _row(batch)
+        if row["error"] or row["done"]:
+            return _batch([row])
+        start = time.perf_counter()
+        try:
+            request = request_from_json(row["request"])
+            source = self.source(row["source_key"])
+            device = self.pipeline.models.device
+            kp_source = torch.from_numpy(unpack(row["kp_source"])).to(device)
+            kp_driving = torch.from_numpy(unpack(row["kp_driving"])).to(device)
+            frames = self.pipeline.render_keypoints(request, source, kp_source, kp_driving)
+            row["pixels"] = pack(np.stack(list(frames)))
+        except Exception as err:
+            row["error"] = f"segment {row['segment']}: {_reason(err)}"
+        row.update(kp_driving=b"", render_s=time.perf_counter() - start)
+        return _batch([row])
+
+
+def encode_segments(batch: dict, config: RenderBatchConfig) -> dict:
+    """CPU task: one segment's frames -> a closed-GOP H.264 part under ``OUT/_parts`` (atomic put)."""
+    row = _row(batch)
+    if row["error"] or row["done"]:
+        return _batch([row])
+    start = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tf-seg-") as tmp:
+            path = Path(tmp) / "segment.mp4"
+            write_video(path, unpack(row["pixels"]), None, SAMPLE_RATE, writer_config(config))
+            storage.put_file_atomic(path, row["part_uri"])
+    except Exception as err:
+        row["error"] = f"segment {row['segment']}: {_reason(err)}"
+    row.update(pixels=b"", encode_s=time.perf_counter() - start)
+    return _batch([row])
+
+
+def join_row(request_json: str, output_uri: str, content_hash: str, parts: list[str],
+             config: RenderBatchConfig) -> dict:  # fmt: skip
+    """Task: the row's parts + its audio -> one mp4 (video packets copied), published with its hash."""
+    start = time.perf_counter()
+    request = request_from_json(request_json)
+    audio = load_audio(local_input(request.audio, "audio"))
+    frames = num_video_frames(len(audio))
+    wav = crop_or_pad(audio, frames * samples_per_frame())
+    with tempfile.TemporaryDirectory(prefix="tf-join-") as tmp:
+        local = []
+        for index, part in enumerate(parts):
+            local.append(Path(tmp) / f"{index:06d}.mp4")
+            local[-1].write_bytes(storage.read_bytes(part))
+        metadata = {HASH_KEY: content_hash, FRAMES_KEY: str(frames)}
+        with storage.atomic_output(output_uri, metadata=metadata) as out:
+            joined = join_segments(local, out, wav, SAMPLE_RATE, writer_config(config))
+            if joined != frames:
+                raise ValueError(f"joined {joined} frames for {output_uri}, the audio drives {frames}")
+    for part in parts:
+        storage.delete(part)
+    return {"frames": frames, "join_s": time.perf_counter() - start}
