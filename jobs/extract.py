@@ -20,8 +20,8 @@ from distributed.extract import ExtractConfig, run_extract
 from distributed.extract.preflight import ConfigurationError
 from distributed.runtime import init_ray
 from jobs.options import job_parser, parse_job_config
-from talkingface.precision import PRECISIONS
 from talkingface.face.detect import DETECTORS, LANDMARKS
+from talkingface.precision import PRECISIONS
 
 EXIT_CLIPS_FAILED = 3
 EXIT_INFRASTRUCTURE = 1

@@ -18,9 +18,10 @@ import logging
 import sys
 
 from distributed.render import RenderBatchConfig, run_render
-from distributed.render.config import PRECISIONS
 from distributed.render.plan import ConfigurationError
 from jobs.options import job_parser, parse_job_config
+from talkingface.face.detect import DETECTORS, LANDMARKS
+from talkingface.precision import PRECISIONS
 
 PROG = "talkingface render-batch"
 
@@ -45,12 +46,19 @@ def parse_args(argv: list[str] | None) -> RenderBatchConfig:
     models = p.add_argument_group("models")
     models.add_argument("--checkpoint-dir", help="official SadTalker checkpoints (dir or URI); unset: RANDOM")
     models.add_argument("--model-config", choices=["official", "tiny"], help="renderer size")
-    models.add_argument("--detector", help="face boxes: haar (offline) or face-alignment's sfd...")
-    models.add_argument("--landmarks", choices=["fan", "template"], help="template: mean face (smoke runs)")
+    models.add_argument(
+        "--detector", choices=DETECTORS, help="face boxes (auto: SFD with its weights, else dlib)"
+    )
+    models.add_argument(
+        "--landmarks", choices=LANDMARKS, help="68 points (auto: FAN with its weights, else dlib)"
+    )
     models.add_argument("--face-weights", help="local dir with face-alignment's weight files")
     models.add_argument("--align", help="3DMM alignment: auto, landmarks or standard")
     models.add_argument(
-        "--precision", choices=sorted(PRECISIONS), help="renderer precision (unset: bf16 on GPU)"
+        "--precision", choices=PRECISIONS, help="renderer precision (unset: bf16 where native, else fp32)"
+    )
+    models.add_argument(
+        "--compile", action="store_true", help="torch.compile each render actor's renderer (once per actor)"
     )
     stages = p.add_argument_group("stages")
     stages.add_argument("--source-actors", type=int, help="actors preparing distinct images")

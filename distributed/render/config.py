@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from talkingface.precision import PRECISIONS
 from talkingface.render.pipeline import PipelineConfig
-
-PRECISIONS = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}  # -> PipelineConfig.autocast
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,12 @@ class RenderBatchConfig:
     # models (as ``talkingface render``)
     checkpoint_dir: str | None = None  # None: seeded RANDOM stand-in weights (loudly warned)
     model_config: str = "official"  # or "tiny" (tests, benchmarks)
-    detector: str = "sfd"
-    landmarks: str = "fan"
+    detector: str = "auto"
+    landmarks: str = "auto"
     face_weights: str | None = None
     align: str = "auto"
-    precision: str | None = None  # fp32 | bf16 | fp16 of the renderer; None: bf16 on GPU, fp32 on CPU
+    precision: str | None = None  # fp32 | bf16 | fp16 of the renderer; None: bf16 where native, else fp32
+    compile: bool = False  # torch.compile the render actors' renderer (once per actor)
     # stages
     source_actors: int = 1  # crop + source 3DMM + keypoints, once per distinct image
     coeff_actors: int = 1  # audio -> ExpNet (+ head) + PoseVAE -> keypoints
@@ -54,7 +54,7 @@ class RenderBatchConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.precision is not None and self.precision not in PRECISIONS:
-            raise ValueError(f"--precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0 <= self.num_gpus_per_actor <= 8 or not 0 <= self.prep_num_gpus <= 8:
             raise ValueError("--num-gpus-per-actor and --prep-num-gpus must be in [0, 8]")
         if not 0 <= self.crf <= 51 or self.max_retries < 0:
@@ -65,7 +65,6 @@ class RenderBatchConfig:
 
     def pipeline_config(self, device: str) -> PipelineConfig:
         """The single-clip pipeline's config on ``device``; the one place precision is wired."""
-        precision = self.precision or ("bf16" if device.startswith("cuda") else "fp32")
         return PipelineConfig(
             checkpoint_dir=self.checkpoint_dir,
             model_config=self.model_config,
@@ -74,5 +73,6 @@ class RenderBatchConfig:
             landmarks=self.landmarks,
             face_weights=self.face_weights,
             align=self.align,
-            autocast=PRECISIONS[precision],
+            precision=self.precision,
+            compile=self.compile,
         )

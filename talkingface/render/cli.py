@@ -16,7 +16,7 @@ import sys
 
 from talkingface.audio2coeff import NUM_POSE_STYLES
 from talkingface.face.crop import MODES
-from talkingface.face.detect import NoFaceError
+from talkingface.face.detect import DETECTORS, LANDMARKS, NoFaceError
 from talkingface.face.paste import METHODS
 from talkingface.face.reconstruct import ALIGN_MODES
 from talkingface.precision import PRECISIONS
@@ -83,13 +83,18 @@ def parser() -> argparse.ArgumentParser:
         help="torch.compile the renderer (CUDA graphs on GPU; compiles once, first frames slower)",
     )
     run.add_argument(
-        "--detector", default="sfd", help="face boxes: haar (offline) or face-alignment's sfd..."
+        "--detector",
+        default="auto",
+        choices=DETECTORS,
+        help="face boxes: auto (face-alignment's SFD when its weights are present, else dlib), dlib, "
+        "dlib-cnn, sfd, haar",
     )
     run.add_argument(
         "--landmarks",
-        choices=("fan", "template"),
-        default="fan",
-        help="68 points from face-alignment's FAN, or the mean face placed in the box (offline smoke runs)",
+        choices=LANDMARKS,
+        default="auto",
+        help="68 points: auto (FAN when its weights are present, else dlib), dlib, fan, or template (the "
+        "mean face placed in the box: offline smoke runs only)",
     )
     run.add_argument("--face-weights", help="local dir with face-alignment's weight files")
     run.add_argument(

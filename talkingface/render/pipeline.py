@@ -77,8 +77,8 @@ class PipelineConfig:
     checkpoint_dir: str | None = None
     model_config: str = "official"
     device: str = "cpu"
-    detector: str = "sfd"
-    landmarks: str = "fan"
+    detector: str = "auto"
+    landmarks: str = "auto"
     face_weights: str | None = None
     align: str = "auto"
     precision: str | None = None  # fp32 | bf16 | fp16 (renderer + recon net); None: bf16 where native
