@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.extract",
         "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
     ),
+    "train": (
+        "jobs.train",
+        "Ray Train job: ExpNet, emotion heads or PoseVAE from the extracted Parquet -> exported model",
+    ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
