@@ -38,7 +38,8 @@ class Rows:
 
 
 def batches(name: str, cfg: dict, epoch: int | None) -> Iterator[Rows]:
-    """Minibatches of this worker's shard of dataset ``name``; shuffled (seeded per epoch) when given one."""
+    """Minibatches of this worker's shard of dataset ``name`` (train and val are split over the workers);
+    shuffled (seeded per epoch) when given one."""
     shuffle = {}
     if epoch is not None:
         shuffle = {
@@ -58,6 +59,15 @@ def global_mean(value: float, count: int) -> float:
     t = torch.tensor([value * count, float(count)], dtype=torch.float64)
     dist.all_reduce(t)
     return (t[0] / t[1].clamp_min(1)).item()
+
+
+def global_sum(count: int) -> int:
+    """``count`` summed over all workers."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return count
+    t = torch.tensor([count], dtype=torch.float64)
+    dist.all_reduce(t)
+    return int(t.item())
 
 
 def maybe_crash(cfg: dict, epoch: int) -> None:
@@ -91,7 +101,9 @@ def run_epochs(
     rank = ray.train.get_context().get_world_rank()
     for epoch in range(start, cfg["epochs"]):
         maybe_crash(cfg, epoch)
+        began = time.perf_counter()
         metrics = {"epoch": epoch, **epoch_fn(epoch), "resumed_at": start}
+        metrics["seconds"] = time.perf_counter() - began
         history.append(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
@@ -135,11 +147,17 @@ def head_loop(cfg: dict) -> None:
 
         train = train_epoch(model, optimizer, counted(), loss_fn, cfg["max_grad_norm"])
         val_batches = [as_windows(r) for r in batches("val", cfg, None)]
-        val = mean_loss(raw, val_batches, loss_fn) if val_batches else float("nan")
+        n_val = sum(len(b) for b in val_batches)
+        val = mean_loss(raw, val_batches, loss_fn)
         identity = sum(
             nn.functional.mse_loss(b.windows[:, -1], b.targets).item() * len(b) for b in val_batches
-        ) / max(sum(len(b) for b in val_batches), 1)
-        return {"train_loss": global_mean(train, examples[0]), "val_loss": val, "val_identity_loss": identity}
+        ) / max(n_val, 1)
+        return {
+            "train_loss": global_mean(train, examples[0]),
+            "samples": global_sum(examples[0]),
+            "val_loss": global_mean(val, n_val),
+            "val_identity_loss": global_mean(identity, n_val),
+        }
 
     run_epochs(cfg, {"model": raw}, {"model": optimizer}, epoch_fn)
 
@@ -172,8 +190,14 @@ def expnet_loop(cfg: dict) -> None:
                 yield rows
 
         train = train_epoch(model, optimizer, counted(), loss_fn, cfg["max_grad_norm"])
-        val = mean_loss(raw, list(batches("val", cfg, None)), loss_fn)
-        return {"train_loss": global_mean(train, examples[0]), "val_loss": val}
+        val_batches = list(batches("val", cfg, None))
+        val = mean_loss(raw, val_batches, loss_fn)
+        n_val = sum(len(b) for b in val_batches)
+        return {
+            "train_loss": global_mean(train, examples[0]),
+            "samples": global_sum(examples[0]),
+            "val_loss": global_mean(val, n_val),
+        }
 
     run_epochs(cfg, {"model": raw}, {"model": optimizer}, epoch_fn)
 
@@ -223,7 +247,8 @@ def posevae_loop(cfg: dict) -> None:
                 recon, _, _ = _unwrap(generator)(d["mels"], d["ref"], d["motion"], d["cls"])
                 total += nn.functional.mse_loss(recon, d["motion"]).item() * len(rows)
                 n += len(rows)
-        return {"train_loss": train["train_loss"], **train, "val_loss": total / n if n else float("nan")}
+        val = global_mean(total / n if n else 0.0, n)
+        return {"train_loss": train["train_loss"], **train, "samples": global_sum(count), "val_loss": val}
 
     run_epochs(cfg, {"posevae": posevae}, {"generator": opt_g, "discriminator": opt_d}, epoch_fn)
 

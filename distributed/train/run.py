@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import ray
 import ray.train
-from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 import storage
@@ -225,7 +225,6 @@ def run_training(config: TrainJobConfig) -> dict:
             failure_config=FailureConfig(max_failures=config.max_failures),
         ),
         datasets=plan.datasets,
-        dataset_config=DataConfig(datasets_to_split=["train"]),
     )
     result = trainer.fit()
     if result.checkpoint is None:
