@@ -10,6 +10,7 @@ every epoch under OUT/checkpoints (rerun the same command to resume) and exports
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None) -> TrainJobConfig:
     ]:  # fmt: skip
         p.add_argument(flag, type=type_)
     p.add_argument("--use-gpu", action="store_true", help="one GPU per worker")
+    p.add_argument(
+        "--materialize", action=argparse.BooleanOptionalAction, help="cut examples once, not every epoch"
+    )
     p.add_argument("--head", choices=["linear", "mlp", "transformer", "tcn"], help="head family")
     p.add_argument("--head-options", type=json.loads, help="JSON head config overrides")
     p.add_argument("--expnet-checkpoint", help="ExpNet making the head inputs (file or weights dir)")

@@ -48,7 +48,7 @@ def head_run(ray_session, planted, tmp_path_factory) -> tuple[TrainJobConfig, di
     root = tmp_path_factory.mktemp("head")
     marker = root / "crashed"
     config = TrainJobConfig(
-        model="head", features=planted, out=str(root / "run"), head="mlp", epochs=6, batch_size=64,
+        model="head", features=planted, out=str(root / "run"), head="mlp", epochs=5, batch_size=64,
         lr=3e-3, num_workers=2, val_fraction=0.2, test_fraction=0.2, crash_at_epoch=3,
         crash_marker=str(marker), classifier_epochs=5,
     )  # fmt: skip
@@ -62,8 +62,11 @@ def test_head_ddp_two_workers_killed_worker_resumes(head_run):
     model = Path(config.out) / "model"
     metrics = json.loads((model / "metrics.json").read_text())
     curves = metrics["curves"]
-    assert [c["epoch"] for c in curves] == list(range(6))  # continuous: every epoch exactly once
-    assert [c["resumed_at"] for c in curves] == [0, 0, 0, 3, 3, 3]  # resumed from the epoch-2 checkpoint
+    assert [c["epoch"] for c in curves] == list(range(5))  # continuous: every epoch exactly once
+    resumed = curves[-1]["resumed_at"]  # 3: from the epoch-2 checkpoint (2 if that one was lost, ray.md A2)
+    assert resumed in (2, 3) and [c["resumed_at"] for c in curves] == [0] * resumed + [resumed] * (
+        6 - resumed
+    )
     assert curves[-1]["val_loss"] < 0.5 * curves[0]["val_identity_loss"]  # learned the planted offsets
     assert curves[-1]["train_loss"] < curves[0]["train_loss"]
     split = metrics["split"]

@@ -3,6 +3,14 @@
 from distributed.train.config import TrainJobConfig
 from distributed.train.pairs import ensure_head_pairs
 from distributed.train.run import run_training
-from distributed.train.splits import ActorSplit, split_actors, split_clips
+from distributed.train.splits import ActorSplit, split_actors, split_clips, split_pairs
 
-__all__ = ["ActorSplit", "TrainJobConfig", "ensure_head_pairs", "run_training", "split_actors", "split_clips"]
+__all__ = [
+    "ActorSplit",
+    "TrainJobConfig",
+    "ensure_head_pairs",
+    "run_training",
+    "split_actors",
+    "split_clips",
+    "split_pairs",
+]

@@ -32,6 +32,9 @@ class TrainJobConfig:
     num_to_keep: int = 2
     max_failures: int = 2
     shuffle_buffer: int = 4096  # rows of each worker's local shuffle buffer
+    # cut the examples once into Ray's object store (distributed, spilled to disk when large) instead of
+    # re-running read + cut every epoch
+    materialize: bool = True
     # head
     head: str = "transformer"  # linear | mlp | transformer | tcn
     frame_len: int = 5

@@ -30,7 +30,7 @@ from distributed.train.evaluate import evaluate_head, expnet_errors, expnet_repo
 from distributed.train.loops import LOOPS
 from distributed.train.pairs import committed_files, ensure_head_pairs
 from distributed.train.provenance import code_version, data_hash
-from distributed.train.splits import ActorSplit, actor_key, clip_actors, split_actors
+from distributed.train.splits import ActorSplit, clip_actors, split_actors, split_pairs
 from distributed.train.windows import expnet_chunks, head_windows, pose_examples
 from talkingface.corpus.labels import EMOTIONS
 from talkingface.emotion.checkpoint import load_classifier, save_module
@@ -86,13 +86,7 @@ def _numpy_state(state: dict) -> dict[str, np.ndarray]:
 def head_plan(config: TrainJobConfig) -> Plan:
     pairs = ensure_head_pairs(config.features, config.expnet_checkpoint)
     files = sorted(committed_files(pairs).values())
-    labels = storage.read_table(pairs, columns=["dataset", "actor"]).to_pydict()
-    split = split_actors(
-        (actor_key(d, a) for d, a in zip(labels["dataset"], labels["actor"], strict=True)),
-        config.val_fraction,
-        config.test_fraction,
-        config.seed,
-    )
+    split = split_pairs(pairs, config.val_fraction, config.test_fraction, config.seed)
     ds = read_files(files)
     kw = {"frame_len": config.frame_len, "emotions": list(EMOTIONS)}
     datasets = {
@@ -210,6 +204,7 @@ def run_training(config: TrainJobConfig) -> dict:
         return {"status": "done", "model": config.model, "export": export, "note": "already finished; no-op"}
     plan = PLANS[config.model](config)
     loop_config = {**dataclasses.asdict(config), **plan.loop_extra}
+    datasets = {k: v.materialize() for k, v in plan.datasets.items()} if config.materialize else plan.datasets
     trainer = TorchTrainer(
         LOOPS[config.model],
         train_loop_config=loop_config,
@@ -224,7 +219,7 @@ def run_training(config: TrainJobConfig) -> dict:
             checkpoint_config=CheckpointConfig(num_to_keep=config.num_to_keep),
             failure_config=FailureConfig(max_failures=config.max_failures),
         ),
-        datasets=plan.datasets,
+        datasets=datasets,
     )
     result = trainer.fit()
     if result.checkpoint is None:

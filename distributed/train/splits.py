@@ -74,3 +74,12 @@ def split_clips(
     actors = clip_actors(features)
     split = split_actors(actors.values(), val_fraction, test_fraction, seed)
     return split, {clip: split.of(key) for clip, key in actors.items()}
+
+
+def split_pairs(
+    pairs: str, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+) -> ActorSplit:
+    """The actor split of a head_pairs table (``ensure_head_pairs``' URI), read from its label columns."""
+    labels = storage.read_table(pairs, columns=["dataset", "actor"]).to_pydict()
+    keys = (actor_key(d, a) for d, a in zip(labels["dataset"], labels["actor"], strict=True))
+    return split_actors(keys, val_fraction, test_fraction, seed)
