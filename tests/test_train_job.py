@@ -14,6 +14,7 @@ from PIL import Image
 from distributed.train import TrainJobConfig, run_training, split_actors
 from distributed.train.planted import EMOTIONS as EMOS
 from distributed.train.planted import planted_features
+from jobs.train import parse_args
 from talkingface.audio import load_audio
 from talkingface.emotion.checkpoint import load_head
 from talkingface.render.models import load_expnet
@@ -65,7 +66,7 @@ def test_head_ddp_two_workers_killed_worker_resumes(head_run):
     assert [c["epoch"] for c in curves] == list(range(5))  # continuous: every epoch exactly once
     resumed = curves[-1]["resumed_at"]  # 3: from the epoch-2 checkpoint (2 if that one was lost, ray.md A2)
     assert resumed in (2, 3) and [c["resumed_at"] for c in curves] == [0] * resumed + [resumed] * (
-        6 - resumed
+        5 - resumed
     )
     assert curves[-1]["val_loss"] < 0.5 * curves[0]["val_identity_loss"]  # learned the planted offsets
     assert curves[-1]["train_loss"] < curves[0]["train_loss"]
@@ -141,3 +142,25 @@ def test_exports_change_the_rendered_coefficients(head_run, expnet_run, posevae_
         torch.testing.assert_close(changed[:, 64:], base[:, 64:])
     torch.testing.assert_close(pose[:, :64], base[:, :64])
     assert not torch.allclose(pose[:, 64:], base[:, 64:], atol=1e-5)
+
+
+def test_cli_config_problems_stop_before_any_work(tmp_path, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text("features: /data/features\nout: /data/run\nepochs: 3\nhead: tcn\n")
+    parsed = parse_args(
+        ["head", "--config", str(config), "--epochs", "7", "--head-options", '{"channels": 32}']
+    )
+    assert (parsed.model, parsed.epochs, parsed.head, parsed.head_options) == (
+        "head",
+        7,
+        "tcn",
+        {"channels": 32},
+    )
+    for argv, message in [
+        (["head", "--out", "x"], "features: Field required"),
+        (["posevae", "--features", "f", "--out", "o", "--lr", "0"], "lr must be > 0"),
+        (["head", "--config", str(config), "--crash-at-epoch", "1"], "unrecognized arguments"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
