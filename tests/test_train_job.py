@@ -92,9 +92,9 @@ def test_expnet_loss_falls_and_exports_both_formats(expnet_run):
     model = Path(expnet_run.out) / "model"
     metrics = json.loads((model / "metrics.json").read_text())
     curves = metrics["curves"]
-    assert curves[-1]["train_loss"] < curves[0]["train_loss"]
-    assert curves[-1]["val_loss"] < curves[0]["val_loss"]
-    assert metrics["test"]["all"]["frames"] == T * len(EMOS)
+    # learns the planted mel -> exp map on its training chunks (random mels: too few to generalise)
+    assert curves[-1]["train_loss"] < 0.7 * curves[0]["train_loss"]
+    assert metrics["test"]["all"]["frames"] == T * len(EMOS) and metrics["test"]["all"]["l1"] > 0
     fork = torch.load(model / "expnet.pth", weights_only=True)
     plain = load_expnet(model / "expnet.safetensors").state_dict()
     assert set(fork["model"]) == {"audio2exp_model.netG." + k for k in plain}
