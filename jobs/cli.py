@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.compact",
         "rewrite extract's per-clip Parquet files into partitioned files for training",
     ),
+    "train": (
+        "jobs.train",
+        "Ray Train job: ExpNet, emotion heads or PoseVAE from the extracted Parquet -> exported model",
+    ),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "render-batch": ("jobs.render", "Ray job: render manifest (audio + portraits) -> mp4s on S3, idempotent"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),

@@ -61,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
 
     emo = p.add_argument_group("expression models")
     emo.add_argument("--expnet-checkpoint", help="fine-tuned ExpNet (.pth/.pt/.safetensors, fork format ok)")
+    emo.add_argument("--posevae-checkpoint", help="trained PoseVAE export dir; --pose-style picks its class")
     emo.add_argument("--head", help="directory of a saved emotion head (with --emotion)")
     emo.add_argument("--emotion", help="emotion name the head is conditioned on")
     emo.add_argument("--intensity", type=float, default=1.0, help="emotion intensity (default 1)")
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             ortho=args.ortho,
             head=args.head,
             expnet_checkpoint=args.expnet_checkpoint,
+            posevae_checkpoint=args.posevae_checkpoint,
             save_betas=args.save_betas,
             override_betas=args.override_betas,
             paste=args.paste,

@@ -89,6 +89,27 @@ def load_expnet(path: str | Path) -> ExpNet:
     return net.eval()
 
 
+def load_trained_posevae(directory: str | Path) -> nn.Module:
+    """A PoseVAE exported by the training job (local dir or URI prefix), in eval mode."""
+    from talkingface.training.posevae import load_posevae
+
+    return load_posevae(_local_dir(directory, ("posevae.safetensors", "config.json")))[0]
+
+
+def _local_dir(directory: str | Path, names: tuple[str, ...]) -> Path:
+    """A local directory holding the files ``names`` of ``directory`` (a URI prefix is copied down)."""
+    if "://" not in str(directory):
+        return Path(directory)
+    import tempfile
+
+    from storage import join, read_bytes
+
+    local = Path(tempfile.mkdtemp(prefix="tf-model-"))
+    for name in names:
+        (local / name).write_bytes(read_bytes(join(str(directory), name)))
+    return local
+
+
 def with_expnet(base: Audio2Coeff, expnet: ExpNet) -> Audio2Coeff:
     """An Audio2Coeff that shares ``base``'s PoseVAE but predicts expressions with ``expnet``."""
     with torch.device("meta"):
@@ -138,15 +159,25 @@ class ModelStore:
         """Audio2Coeff, recon net and renderer for render ``size`` (loaded on first use)."""
         return self._cached(("size", size), lambda: self._load_size(size))
 
-    def audio2coeff(self, size: int, expnet_checkpoint: str | None = None) -> Audio2Coeff:
-        """ExpNet + PoseVAE of the ``size`` checkpoint, the ExpNet optionally replaced by a fine-tuned one."""
+    def audio2coeff(
+        self, size: int, expnet_checkpoint: str | None = None, posevae_checkpoint: str | None = None
+    ) -> Audio2Coeff:
+        """ExpNet + PoseVAE of the ``size`` checkpoint, either optionally replaced by a trained one."""
         base = self.size_models(size).audio2coeff
-        if expnet_checkpoint is None:
+        if expnet_checkpoint is None and posevae_checkpoint is None:
             return base
-        expnet = self._cached(
-            ("expnet", str(expnet_checkpoint)), lambda: load_expnet(expnet_checkpoint).to(self.device)
-        )
-        return with_expnet(base, expnet)
+        expnet = base.expnet
+        if expnet_checkpoint is not None:
+            expnet = self._cached(
+                ("expnet", str(expnet_checkpoint)), lambda: load_expnet(expnet_checkpoint).to(self.device)
+            )
+        model = with_expnet(base, expnet)
+        if posevae_checkpoint is not None:
+            model.posevae = self._cached(
+                ("posevae", str(posevae_checkpoint)),
+                lambda: load_trained_posevae(posevae_checkpoint).to(self.device),
+            )
+        return model
 
     def mapping(self, full: bool) -> MappingNet:
         """MappingNet with 73 input channels for the full modes (``mapping_00109``), else 70."""

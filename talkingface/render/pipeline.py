@@ -116,6 +116,7 @@ class RenderRequest:
     ortho: bool = False
     head: str | None = None  # directory of a saved emotion head
     expnet_checkpoint: str | None = None  # fine-tuned ExpNet file (plain or seed-fork format)
+    posevae_checkpoint: str | None = None  # trained PoseVAE export dir (``jobs.train posevae``)
     save_betas: str | None = None  # write the [T, 70] coefficients (.pt) and stop before rendering
     override_betas: str | None = None  # [T, D] tensor replacing coefficients[:, :D]
     paste: str = "seamless"  # full modes: seamless (Poisson, as SadTalker) or feather
@@ -339,7 +340,7 @@ class TalkingFacePipeline:
             name: None if path is None else self.reference_rows(path, name.replace("_", "-"), request)
             for name, path in (("ref_eyeblink", request.ref_eyeblink), ("ref_pose", request.ref_pose))
         }
-        model = self.models.audio2coeff(request.size, request.expnet_checkpoint)
+        model = self.models.audio2coeff(request.size, request.expnet_checkpoint, request.posevae_checkpoint)
         cfg = Audio2CoeffConfig(pose_style=request.pose_style, seed=request.seed)
         coeffs = model.predict(features.windows, source.row, cfg, **refs).coeffs
         if head is not None:
