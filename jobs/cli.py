@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.extract",
         "Ray Data job: emotional video corpus -> per-frame betas + mel windows (Parquet)",
     ),
+    "tune": ("jobs.tune", "Ray Tune job: search emotion-head families and hyper-parameters (ASHA + Optuna)"),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
     "corpus": ("talkingface.corpus.cli", "scan CREMA-D / RAVDESS / MEAD layouts, one JSON line per file"),
