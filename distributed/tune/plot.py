@@ -20,19 +20,24 @@ def plot_search(
 
     ``histories``: trial id -> its reports (``timestamp``, ``val_loss``); ``families``: trial id ->
     family. Each panel draws its trials' curves, the family's best so far (black steps) and the
-    ``baselines`` (name -> loss) as dashed lines.
+    ``baselines`` (name -> loss) as grey lines; time and loss axes are shared.
     """
     names = sorted(set(families.values()))
     reports = [h for h in histories.values() if len(h)]
     t0 = min((h["timestamp"].min() for h in reports), default=0.0)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 4), sharey=True, squeeze=False)
+    losses = [v for h in reports for v in h[METRIC].dropna()] or [1.0]
+    # diverged trials are drawn at 3x the worst baseline, so they do not flatten the rest
+    top = min(max(losses), 3 * max(baselines.values(), default=max(losses)))
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(4.5 * len(names), 4), sharex=True, sharey=True, squeeze=False
+    )
     for ax, family in zip(axes[0], names, strict=True):
         points = []
         for trial_id, history in sorted(histories.items()):
             if families[trial_id] != family or not len(history):
                 continue
             minutes = (history["timestamp"] - t0) / 60.0
-            ax.plot(minutes, history[METRIC], marker=".", alpha=0.6, linewidth=1)
+            ax.plot(minutes, history[METRIC].clip(upper=top), marker=".", alpha=0.6, linewidth=1)
             points += list(zip(minutes, history[METRIC], strict=True))
         if points:
             points.sort()
@@ -48,6 +53,7 @@ def plot_search(
         ax.set_title(family)
         ax.set_xlabel("minutes since the search started")
         ax.set_yscale("log")
+    axes[0][0].set_ylim(0.8 * min(min(losses), *baselines.values()), 1.1 * top)
     axes[0][0].set_ylabel("validation MSE")
     axes[0][0].legend(fontsize="small")
     fig.tight_layout()
