@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None) -> HeadSearchConfig:
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped")
     p.add_argument("--reduction-factor", type=int, help="ASHA reduction factor")
     p.add_argument("--families", nargs="+", help="head families to search")
+    p.add_argument("--widths", type=int, nargs="+", help="widths searched (hidden / d_model / channels)")
     p.add_argument("--frame-len-min", type=int, help="smallest FRAME_LEN searched")
     p.add_argument("--frame-len-max", type=int, help="largest FRAME_LEN searched")
     p.add_argument("--lr-min", type=float, help="lr range (log-uniform), low end")

@@ -25,6 +25,7 @@ class HeadSearchConfig:
     grace_period: int = 2  # ASHA: epochs every trial gets before it can be stopped
     reduction_factor: int = 3  # ASHA: keep the best 1/reduction_factor at each rung
     families: tuple[str, ...] = tuple(HEADS)  # head families searched
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # MLP hidden / transformer d_model / TCN channels
     frame_len_min: int = 3
     frame_len_max: int = 9
     lr_min: float = 1e-4
@@ -47,6 +48,8 @@ class HeadSearchConfig:
             raise ValueError("need --max-epochs >= 1 and 1 <= --grace-period <= --max-epochs")
         if self.reduction_factor < 2:
             raise ValueError(f"--reduction-factor must be >= 2, got {self.reduction_factor}")
+        if not self.widths or min(self.widths) < 1 or any(w % 4 for w in self.widths):
+            raise ValueError(f"--widths must be positive multiples of 4 (attention heads), got {self.widths}")
         if not 1 <= self.frame_len_min <= self.frame_len_max:
             raise ValueError("need 1 <= --frame-len-min <= --frame-len-max")
         if not 0 < self.lr_min <= self.lr_max:

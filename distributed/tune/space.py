@@ -15,8 +15,7 @@ from talkingface.emotion.condition import HeadConfig
 from talkingface.emotion.heads import head_config
 from talkingface.emotion.train import TrainConfig
 
-WIDTHS = (32, 64, 128, 256)
-HEAD_COUNTS = (1, 2, 4)  # all divide every width
+HEAD_COUNTS = (1, 2, 4)  # all divide every width (widths are multiples of 4)
 EMB_DIMS = (4, 8, 16, 32)
 BATCH_SIZES = (64, 128, 256)
 TCN_KERNEL = 3
@@ -27,7 +26,7 @@ def param_space(config: HeadSearchConfig) -> dict[str, Any]:
     return {
         "family": tune.choice(list(config.families)),
         "frame_len": tune.randint(config.frame_len_min, config.frame_len_max + 1),
-        "width": tune.choice(list(WIDTHS)),
+        "width": tune.choice(list(config.widths)),
         "depth": tune.randint(1, 4),
         "n_head": tune.choice(list(HEAD_COUNTS)),
         "lr": tune.loguniform(config.lr_min, config.lr_max),
