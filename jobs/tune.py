@@ -19,6 +19,7 @@ import sys
 from distributed.runtime import init_ray
 from distributed.tune import HeadSearchConfig, run_search
 from jobs.options import ConfigError, job_parser, parse_job_config
+from storage.objects import exists
 
 
 def parse_args(argv: list[str] | None) -> HeadSearchConfig:
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None) -> HeadSearchConfig:
 def pairs_uri(config: HeadSearchConfig) -> str:
     """The head_pairs table to search: ``--pairs``, or the one the training job builds from ``--features``."""
     if config.pairs is not None:
+        if not exists(config.pairs):
+            raise ConfigError(f"--pairs {config.pairs}: no such file or directory")
         return config.pairs
     try:
         from distributed.train.pairs import ensure_head_pairs

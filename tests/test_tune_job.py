@@ -87,6 +87,8 @@ def test_config_problems_stop_before_any_work(capsys):
     with pytest.raises(SystemExit) as stop:
         tune_job.parse_args(["--pairs", "p", "--features", "f", "--out", "o"])
     assert stop.value.code == 2 and "exactly one of --pairs" in capsys.readouterr().err
+    assert tune_job.main(["--pairs", "/nonexistent/pairs", "--out", "o"]) == 2
+    assert "--pairs /nonexistent/pairs: no such file" in capsys.readouterr().err
     if not _has_pairs_builder():
         assert tune_job.main(["--features", "feat", "--out", "o"]) == 2
         assert "pass --pairs" in capsys.readouterr().err

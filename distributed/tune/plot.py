@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from distributed.tune.trainable import METRIC
+from distributed.tune.trainable import METRIC, WALL_TIME
 
 
 def plot_search(
@@ -18,13 +18,13 @@ def plot_search(
 ) -> None:
     """Write a PNG to ``path``.
 
-    ``histories``: trial id -> its reports (``timestamp``, ``val_loss``); ``families``: trial id ->
+    ``histories``: trial id -> its reports (``wall_time``, ``val_loss``); ``families``: trial id ->
     family. Each panel draws its trials' curves, the family's best so far (black steps) and the
     ``baselines`` (name -> loss) as grey lines; time and loss axes are shared.
     """
     names = sorted(set(families.values()))
     reports = [h for h in histories.values() if len(h)]
-    t0 = min((h["timestamp"].min() for h in reports), default=0.0)
+    t0 = min((h[WALL_TIME].min() for h in reports), default=0.0)
     losses = [v for h in reports for v in h[METRIC].dropna()] or [1.0]
     # diverged trials are drawn at 3x the worst baseline, so they do not flatten the rest
     top = min(max(losses), 3 * max(baselines.values(), default=max(losses)))
@@ -36,7 +36,7 @@ def plot_search(
         for trial_id, history in sorted(histories.items()):
             if families[trial_id] != family or not len(history):
                 continue
-            minutes = (history["timestamp"] - t0) / 60.0
+            minutes = (history[WALL_TIME] - t0) / 60.0
             ax.plot(minutes, history[METRIC].clip(upper=top), marker=".", alpha=0.6, linewidth=1)
             points += list(zip(minutes, history[METRIC], strict=True))
         if points:

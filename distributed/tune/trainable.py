@@ -8,6 +8,7 @@ plus the optimiser state), so a restored trial continues from its last epoch.
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from talkingface.emotion.train import EVAL_BATCH, head_loss, make_optimizer, mea
 
 STATE_FILE = "trainer.pt"
 METRIC = "val_loss"
+WALL_TIME = "wall_time"  # seconds since the epoch at each report (Tune's own timestamp is whole seconds)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,6 @@ def head_trial(params: dict[str, Any], data: PairSet, settings: TrialSettings) -
                 {"optimizer": optimizer.state_dict(), "epoch": epoch + 1}, Path(directory) / STATE_FILE
             )
             tune.report(
-                {METRIC: val_loss, "train_loss": train_loss, "epoch": epoch + 1},
+                {METRIC: val_loss, "train_loss": train_loss, "epoch": epoch + 1, WALL_TIME: time.time()},
                 checkpoint=tune.Checkpoint.from_directory(directory),
             )
