@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jobs.train",
         "Ray Train job: ExpNet, emotion heads or PoseVAE from the extracted Parquet -> exported model",
     ),
+    "tune": ("jobs.tune", "Ray Tune job: search emotion-head families and hyper-parameters (ASHA + Optuna)"),
     "render": ("talkingface.render.cli", "one image + one audio -> talking-face mp4 with sound"),
     "render-batch": ("jobs.render", "Ray job: render manifest (audio + portraits) -> mp4s on S3, idempotent"),
     "models": ("talkingface.weights.cli", "fetch / verify the official SadTalker checkpoints"),
