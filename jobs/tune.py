@@ -17,8 +17,9 @@ import signal
 import sys
 
 from distributed.runtime import init_ray
+from distributed.train.pairs import ensure_head_pairs
 from distributed.tune import HeadSearchConfig, run_search
-from jobs.options import ConfigError, job_parser, parse_job_config
+from jobs.options import job_parser, parse_job_config
 from storage.objects import exists
 
 
@@ -49,21 +50,6 @@ def parse_args(argv: list[str] | None) -> HeadSearchConfig:
     return parse_job_config(p, HeadSearchConfig, argv)
 
 
-def pairs_uri(config: HeadSearchConfig) -> str:
-    """The head_pairs table to search: ``--pairs``, or the one the training job builds from ``--features``."""
-    if config.pairs is not None:
-        if not exists(config.pairs):
-            raise ConfigError(f"--pairs {config.pairs}: no such file or directory")
-        return config.pairs
-    try:
-        from distributed.train.pairs import ensure_head_pairs
-    except ImportError:
-        raise ConfigError(
-            "--features needs the training job's pairs builder (distributed.train.pairs); pass --pairs"
-        ) from None
-    return ensure_head_pairs(config.features, config.expnet_checkpoint)
-
-
 def stop_on_sigterm() -> None:
     """``ray job stop`` sends SIGTERM: turn it into Tune's graceful stop (SIGUSR1), which saves the state."""
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGUSR1))
@@ -71,12 +57,11 @@ def stop_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    try:
-        pairs = pairs_uri(config)
-    except ConfigError as err:
-        print(f"talkingface tune: error: {err}", file=sys.stderr)
+    if config.pairs is not None and not exists(config.pairs):
+        print(f"talkingface tune: error: --pairs {config.pairs}: no such file or directory", file=sys.stderr)
         return 2
     init_ray()
+    pairs = config.pairs or ensure_head_pairs(config.features, config.expnet_checkpoint)
     stop_on_sigterm()
     summary = run_search(config, pairs)
     print(json.dumps(summary, indent=1, default=str))

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from distributed.tune import HeadSearchConfig, run_search
-from distributed.tune.data import load_pairs, split_by_actor
+from distributed.tune.data import load_pairs
 from distributed.tune.planted import planted_pairs
 from jobs import tune as tune_job
 from storage.schemas import HEAD_PAIRS_SCHEMA, from_table, to_table
@@ -41,20 +41,6 @@ def pairs_uri(tmp_path_factory) -> str:
     uri = str(tmp_path_factory.mktemp("pairs") / "pairs.parquet")
     write_table_atomic(planted_pairs(n_actors=10, clips_per_actor=6, n_frames=40), uri)
     return uri
-
-
-def test_split_by_actor_keeps_each_actor_in_one_split():
-    actors = [f"a{i % 7}" for i in range(50)]
-    split = split_by_actor(actors, 0.2, 0.2, seed=3)
-    assert set(split) == set(actors)
-    assert {s: sum(v == s for v in split.values()) for s in ("train", "val", "test")} == {
-        "train": 5,
-        "val": 1,
-        "test": 1,
-    }
-    assert split == split_by_actor(list(reversed(actors)), 0.2, 0.2, seed=3)  # order does not matter
-    with pytest.raises(ValueError, match="2 actor"):
-        split_by_actor(["x", "y", "x"], 0.2, 0.2)
 
 
 def test_load_pairs_skips_bad_clips_and_cuts_inference_windows(tmp_path):

@@ -7,8 +7,6 @@ of one split inside a trial, padded like inference (``talkingface.emotion.window
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,38 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from distributed.train.splits import actor_key, split_actors
 from storage.schemas import EXP_DIM, HEAD_PAIRS_SCHEMA, check_schema
 from storage.tables import read_table
 from talkingface.corpus.labels import EMOTIONS
 from talkingface.emotion.cli import UNKNOWN_INTENSITY
 from talkingface.emotion.data import WindowSet
-
-SPLITS = ("train", "val", "test")
-
-
-def split_by_actor(
-    actors: Sequence[str], val_fraction: float, test_fraction: float, seed: int = 0
-) -> dict[str, str]:
-    """Actor -> ``"train"`` / ``"val"`` / ``"test"``: a seeded shuffle of the distinct actors, cut by count.
-
-    Whole actors only, so no speaker is in two splits. Each split asked for (fraction > 0) gets at
-    least one actor and train keeps at least one; too few actors for that raise ``ValueError``.
-    """
-    distinct = sorted(set(actors))
-    wanted = [f for f in (val_fraction, test_fraction) if f > 0]
-    if len(distinct) < 1 + len(wanted):
-        raise ValueError(
-            f"{len(distinct)} actor(s) cannot be split into train and {len(wanted)} held-out split(s) "
-            "without sharing an actor"
-        )
-    random.Random(seed).shuffle(distinct)
-    counts = [max(1, round(f * len(distinct))) if f > 0 else 0 for f in (val_fraction, test_fraction)]
-    while sum(counts) > len(distinct) - 1:  # keep at least one training actor
-        counts[counts.index(max(counts))] -= 1
-    n_val, n_test = counts
-    split = {a: "val" for a in distinct[:n_val]}
-    split |= {a: "test" for a in distinct[n_val : n_val + n_test]}
-    return split | {a: "train" for a in distinct[n_val + n_test :]}
 
 
 @dataclass(frozen=True)
@@ -146,8 +118,8 @@ def load_pairs(uri: str, val_fraction: float, test_fraction: float, seed: int = 
         raise ValueError(
             f"{uri}: no usable clips ({len(skipped)} skipped, e.g. {next(iter(skipped.items()))})"
         )
-    actors = [meta[i]["actor"] for i in keep]
-    split = split_by_actor(actors, val_fraction, test_fraction, seed)
+    actors = [actor_key(meta[i]["dataset"], meta[i]["actor"]) for i in keep]
+    split = split_actors(actors, val_fraction, test_fraction, seed)
     lengths = np.array([meta[i]["n_frames"] for i in keep], dtype=np.int64)
     pairs = PairSet(
         clip_ids=tuple(meta[i]["clip_id"] for i in keep),
@@ -160,6 +132,6 @@ def load_pairs(uri: str, val_fraction: float, test_fraction: float, seed: int = 
             [UNKNOWN_INTENSITY if meta[i]["intensity"] is None else meta[i]["intensity"] for i in keep],
             dtype=np.float32,
         ),
-        split=tuple(split[a] for a in actors),
+        split=tuple(split.of(a) for a in actors),
     )
     return LoadedPairs(pairs, skipped)

@@ -17,9 +17,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from distributed.train.splits import SPLITS
 from distributed.tune.baselines import fit_baselines
 from distributed.tune.config import HeadSearchConfig
-from distributed.tune.data import SPLITS, load_pairs
+from distributed.tune.data import load_pairs
 from distributed.tune.plot import plot_search
 from distributed.tune.results import FINISHED, results_table, trial_id, trial_rows, trial_statuses
 from distributed.tune.space import param_space
