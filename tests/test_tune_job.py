@@ -75,17 +75,6 @@ def test_config_problems_stop_before_any_work(capsys):
     assert stop.value.code == 2 and "exactly one of --pairs" in capsys.readouterr().err
     assert tune_job.main(["--pairs", "/nonexistent/pairs", "--out", "o"]) == 2
     assert "--pairs /nonexistent/pairs: no such file" in capsys.readouterr().err
-    if not _has_pairs_builder():
-        assert tune_job.main(["--features", "feat", "--out", "o"]) == 2
-        assert "pass --pairs" in capsys.readouterr().err
-
-
-def _has_pairs_builder() -> bool:
-    try:
-        import distributed.train.pairs  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_search_beats_baselines_and_exports_a_loadable_head(ray_session, pairs_uri, tmp_path):
