@@ -30,19 +30,26 @@ def errors_uri(out: str, clip_id: str) -> str:
     return storage.join(out, "errors", clip_id + PARQUET)
 
 
+def clip_files(prefix: str) -> dict[str, str]:
+    """clip_id -> URI of the committed per-clip Parquet files under ``prefix`` (temp files never carry the
+    .parquet suffix)."""
+    if not storage.exists(prefix):
+        return {}
+    uris = [u for u in storage.list_uris(prefix) if u.endswith(PARQUET)]
+    return {u.rsplit("/", 1)[-1][: -len(PARQUET)]: u for u in uris}
+
+
 @dataclass(frozen=True)
 class Committed:
-    """Clip ids with committed betas and with committed error rows."""
+    """Clip ids with a committed clips row (written last: the clip's commit) and with error rows."""
 
     done: frozenset[str]
     errored: frozenset[str]
 
 
 def committed(out: str) -> Committed:
-    """Scan ``out`` for committed per-clip files (temp files never carry the .parquet suffix)."""
-
-    def ids(table: str) -> frozenset[str]:
-        uris = storage.list_uris(storage.join(out, table)) if storage.exists(storage.join(out, table)) else []
-        return frozenset(u.rsplit("/", 1)[-1][: -len(PARQUET)] for u in uris if u.endswith(PARQUET))
-
-    return Committed(done=ids("betas"), errored=ids("errors"))
+    """Scan ``out`` for committed clips and error rows."""
+    return Committed(
+        done=frozenset(clip_files(storage.join(out, "clips"))),
+        errored=frozenset(clip_files(storage.join(out, "errors"))),
+    )

@@ -109,7 +109,8 @@ class ReconActor:
 
 
 def commit_clips(batch: dict, config: ExtractConfig, meta: dict[str, str]) -> dict:
-    """Task: write the clip's rows atomically (clips row first, betas file = commit marker) or its error.
+    """Task: write the clip's rows atomically (betas first; the clips row, written last, commits the clip,
+    so readers of the clips table never see a clip without its betas) or its error.
 
     Every file carries ``meta`` (the run's provenance) in its Parquet key-value metadata.
     """
@@ -135,14 +136,14 @@ def tagged_table(rows: list[dict], schema: pa.Schema, meta: dict[str, str]) -> p
 
 def _commit_betas(out: str, row: dict, meta: dict[str, str]) -> int:
     n = len(row["full"])
-    clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
-    storage.write_table_atomic(
-        tagged_table([clip], CLIPS_SCHEMA, meta), clips_uri(out, row["dataset"], row["clip_id"])
-    )
     frames = FrameBetas(full=row["full"], crop=row["crop"], face_found=row["face_found"])
     betas = betas_record(row, frames, row["mels"], row["audio_samples"])
     uri = betas_uri(out, row["dataset"], row["emotion"], row["clip_id"])
     storage.write_table_atomic(tagged_table([betas], BETAS_SCHEMA, meta), uri)
+    clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
+    storage.write_table_atomic(
+        tagged_table([clip], CLIPS_SCHEMA, meta), clips_uri(out, row["dataset"], row["clip_id"])
+    )
     storage.delete(errors_uri(out, row["clip_id"]))
     return n
 

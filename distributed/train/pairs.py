@@ -16,7 +16,7 @@ import pyarrow as pa
 import ray
 
 import storage
-from distributed.extract.layout import PARQUET, clips_uri
+from distributed.extract.layout import PARQUET, clip_files, clips_uri
 from storage.schemas import CLIPS_SCHEMA, HEAD_PAIRS_SCHEMA, to_table
 from talkingface.training.expnet import STAND_IN, load_expnet_source, predict_clip, state_hash
 
@@ -26,14 +26,6 @@ BETAS_COLUMNS = ["clip_id", "dataset", "emotion", "intensity", "n_frames", "exp"
 def expnet_id(expnet_checkpoint: str | None) -> str:
     """The cache key of an ExpNet: sha256 of its weights, or ``'stand-in'``."""
     return STAND_IN if expnet_checkpoint is None else state_hash(load_expnet_source(expnet_checkpoint))
-
-
-def committed_files(prefix: str) -> dict[str, str]:
-    """clip_id -> URI of the committed per-clip Parquet files under ``prefix``."""
-    if not storage.exists(prefix):
-        return {}
-    uris = [u for u in storage.list_uris(prefix) if u.endswith(PARQUET)]
-    return {u.rsplit("/", 1)[-1][: -len(PARQUET)]: u for u in uris}
 
 
 class PairsActor:
@@ -84,12 +76,13 @@ def ensure_head_pairs(
     """
     expnet = expnet_id(expnet_checkpoint)
     cache = cache or storage.join(features, "head_pairs", expnet)
-    betas = committed_files(storage.join(features, "betas"))
+    clips = clip_files(storage.join(features, "clips"))  # the clips row commits a clip (jobs.extract)
+    betas = {c: uri for c, uri in clip_files(storage.join(features, "betas")).items() if c in clips}
     if not betas:
         raise FileNotFoundError(
             f"no extracted betas under {storage.join(features, 'betas')} (run jobs.extract)"
         )
-    done = committed_files(cache)
+    done = clip_files(cache)
     pending = sorted(uri for clip, uri in betas.items() if clip not in done)
     if pending:
         fs, _ = storage.arrow_filesystem(pending[0])

@@ -24,11 +24,12 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 import storage
+from distributed.extract.layout import clip_files
 from distributed.train.classifier import train_classifier_task
 from distributed.train.config import TrainJobConfig
 from distributed.train.evaluate import evaluate_head, expnet_errors, expnet_report, module_files
 from distributed.train.loops import LOOPS
-from distributed.train.pairs import committed_files, ensure_head_pairs
+from distributed.train.pairs import ensure_head_pairs
 from distributed.train.provenance import code_version, data_hash
 from distributed.train.splits import ActorSplit, clip_actors, split_actors, split_pairs
 from distributed.train.windows import expnet_chunks, head_windows, pose_examples
@@ -85,7 +86,7 @@ def _numpy_state(state: dict) -> dict[str, np.ndarray]:
 
 def head_plan(config: TrainJobConfig) -> Plan:
     pairs = ensure_head_pairs(config.features, config.expnet_checkpoint)
-    files = sorted(committed_files(pairs).values())
+    files = sorted(clip_files(pairs).values())
     split = split_pairs(pairs, config.val_fraction, config.test_fraction, config.seed)
     ds = read_files(files)
     kw = {"frame_len": config.frame_len, "emotions": list(EMOTIONS)}
@@ -111,10 +112,11 @@ def head_plan(config: TrainJobConfig) -> Plan:
 
 
 def _betas_plan(config: TrainJobConfig) -> tuple[list[str], ActorSplit, dict[str, str], dict[str, str]]:
-    files = sorted(committed_files(storage.join(config.features, "betas")).values())
+    actors = clip_actors(config.features)  # committed clips only: the clips row commits a clip
+    betas = clip_files(storage.join(config.features, "betas"))
+    files = sorted(uri for clip, uri in betas.items() if clip in actors)
     if not files:
         raise FileNotFoundError(f"no extracted betas under {config.features}/betas (run jobs.extract)")
-    actors = clip_actors(config.features)
     split = split_actors(actors.values(), config.val_fraction, config.test_fraction, config.seed)
     return files, split, actors, {clip: split.of(key) for clip, key in actors.items()}
 
