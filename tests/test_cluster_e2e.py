@@ -1,0 +1,169 @@
+"""End to end as on a cluster: a real head (`ray start --head`), the S3 server, every job submitted with
+`ray job submit --working-dir . -- python -m jobs...` and followed with the Job SDK; and a multi-node run
+on `ray.cluster_utils.Cluster` (a head and two worker nodes) whose stages spread over the nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from talkingface.synth import make_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+JOB_TIMEOUT_S = 600
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def ray_head(s3_endpoint, tmp_path_factory):
+    """A Ray head started with `ray start --head` on its own ports (beside the session's Ray)."""
+    gcs, dashboard, agent, agent_grpc, runtime_env, metrics = free_ports(6)
+    temp = tmp_path_factory.mktemp("rayhead")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    start = [
+        "ray", "start", "--head", f"--port={gcs}", f"--dashboard-port={dashboard}",
+        "--dashboard-host=127.0.0.1", f"--dashboard-agent-listen-port={agent}",
+        f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={runtime_env}",
+        f"--metrics-export-port={metrics}", "--num-cpus=4", "--disable-usage-stats", f"--temp-dir={temp}",
+        "--include-dashboard=true",
+    ]  # fmt: skip
+    subprocess.run(start, check=True, env=env, capture_output=True, timeout=180)
+    yield f"http://127.0.0.1:{dashboard}", env
+    subprocess.run(["ray", "stop", "--force"], env={**env, "RAY_ADDRESS": f"127.0.0.1:{gcs}"}, timeout=120)
+
+
+def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
+    """`ray job submit --no-wait` the entrypoint, then follow it with the Job SDK; (status, logs)."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    runtime_env = json.dumps({"excludes": [".venv", ".git", "out", "*.egg-info"]})
+    deadline = time.time() + JOB_TIMEOUT_S
+    while True:  # the job agent answers "No available agent ... try again later" while it starts up
+        done = subprocess.run(
+            ["ray", "job", "submit", "--address", address, "--working-dir", str(REPO), "--no-wait",
+             "--runtime-env-json", runtime_env, "--", *entrypoint.split()],
+            env=env, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        if done.returncode == 0 or "try again later" not in done.stderr + done.stdout:
+            break
+        assert time.time() < deadline, done.stderr
+        time.sleep(3)
+    assert done.returncode == 0, done.stderr + done.stdout
+    job = next(w for w in (done.stdout + done.stderr).split() if w.startswith("raysubmit_"))
+    job = job.strip("'\".,")
+    client = JobSubmissionClient(address)
+    while (status := client.get_job_status(job)) not in {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.STOPPED,
+    }:
+        assert time.time() < deadline, client.get_job_logs(job)
+        time.sleep(2)
+    return str(status), client.get_job_logs(job)
+
+
+def keys(bucket: str, prefix: str) -> list[str]:
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def upload_dir(local: Path, bucket: str, prefix: str) -> None:
+    client = boto3.client("s3")
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(local).as_posix()}")
+
+
+def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tmp_path):
+    address, env = ray_head
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, n_clips_per_dataset=3, seconds=1.0, seed=0)
+    upload_dir(corpus, s3_bucket, "corpus")
+    s3 = f"s3://{s3_bucket}"
+
+    status, logs = submit(
+        address, env, f"python -m jobs.extract --corpus {s3}/corpus --out {s3}/features --stand-in-weights"
+    )
+    assert status == "SUCCEEDED", logs
+    assert '"succeeded": 6' in logs
+    assert len([k for k in keys(s3_bucket, "features/betas/") if k.endswith(".parquet")]) == 6
+
+    status, logs = submit(
+        address, env,
+        f"python -m jobs.train head --features {s3}/features --out {s3}/head --head linear --epochs 2 "
+        "--val-fraction 0.25 --test-fraction 0.25",
+    )  # fmt: skip
+    assert status == "SUCCEEDED", logs
+    assert {"config.json", "model.safetensors", "metrics.json"} <= {k.rsplit("/", 1)[-1] for k in keys(
+        s3_bucket, "head/model/")}  # fmt: skip
+
+    status, logs = submit(
+        address, env,
+        f"python -m jobs.tune --features {s3}/features --out {s3}/tune --num-samples 2 --max-epochs 2 "
+        "--grace-period 1 --max-concurrent-trials 1 --families linear mlp --val-fraction 0.25 "
+        "--test-fraction 0.25",
+    )  # fmt: skip
+    assert status == "SUCCEEDED", logs
+    tuned = keys(s3_bucket, "tune/")
+    assert {"tune/results.parquet", "tune/results.csv", "tune/search.png"} <= set(tuned)
+    assert any(k.startswith("tune/best_head/") for k in tuned)
+
+    wav = next(corpus.rglob("*.wav"))
+    face = tmp_path / "face.png"
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.astronaut()[0:300, 100:400]).save(face)
+    client = boto3.client("s3")
+    client.upload_file(str(wav), s3_bucket, "inputs/voice.wav")
+    client.upload_file(str(face), s3_bucket, "inputs/face.png")
+    manifest = json.dumps(
+        {"id": "clip1", "audio": f"{s3}/inputs/voice.wav", "image": f"{s3}/inputs/face.png"}
+    )
+    client.put_object(Bucket=s3_bucket, Key="inputs/manifest.jsonl", Body=manifest.encode() + b"\n")
+    status, logs = submit(
+        address, env,
+        f"python -m jobs.render --manifest {s3}/inputs/manifest.jsonl --out {s3}/videos --model-config tiny "
+        "--size 128",
+    )  # fmt: skip
+    assert status == "SUCCEEDED", logs
+    assert "videos/clip1.mp4" in keys(s3_bucket, "videos/")
+
+
+def test_stages_spread_over_the_nodes_of_a_multi_node_cluster(tmp_path):
+    """A head and two worker nodes (`ray.cluster_utils.Cluster`, own process): extraction's decode tasks
+    and recon actors run on the worker nodes."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, n_clips_per_dataset=3, seconds=1.0, seed=0)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "multinode_run.py"), str(corpus), str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-5000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["succeeded"] == 6, report
+    workers = set(report["worker_nodes"])
+    assert len(workers) == 2 and report["head_node"] not in workers
+    decode_nodes, recon_nodes = set(report["stages"]["decode"]), set(report["stages"]["recon"])
+    assert decode_nodes <= workers and recon_nodes <= workers  # the head has no CPUs for work
+    assert len(decode_nodes | recon_nodes) == 2, report  # both worker nodes did work
