@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -56,10 +57,12 @@ def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     runtime_env = json.dumps({"excludes": [".venv", ".git", "out", "*.egg-info"]})
+    job = f"e2e-{entrypoint.split()[2].removeprefix('jobs.')}-{uuid.uuid4().hex[:8]}"
     deadline = time.time() + JOB_TIMEOUT_S
     while True:  # the job agent answers "No available agent ... try again later" while it starts up
         done = subprocess.run(
             ["ray", "job", "submit", "--address", address, "--working-dir", str(REPO), "--no-wait",
+             "--submission-id", job,
              "--runtime-env-json", runtime_env, "--", *entrypoint.split()],
             env=env, capture_output=True, text=True, timeout=180,
         )  # fmt: skip
@@ -68,8 +71,6 @@ def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
         assert time.time() < deadline, done.stderr
         time.sleep(3)
     assert done.returncode == 0, done.stderr + done.stdout
-    job = next(w for w in (done.stdout + done.stderr).split() if w.startswith("raysubmit_"))
-    job = job.strip("'\".,")
     client = JobSubmissionClient(address)
     while (status := client.get_job_status(job)) not in {
         JobStatus.SUCCEEDED,

@@ -100,7 +100,7 @@ def load_pairs(uri: str, val_fraction: float, test_fraction: float, seed: int = 
         raise ValueError(f"{uri}: {err}") from None
     if table.num_rows == 0:
         raise ValueError(f"{uri}: the head_pairs table has no rows")
-    meta = table.select(["clip_id", "actor", "emotion", "intensity", "n_frames"]).to_pylist()
+    meta = table.select(["clip_id", "dataset", "actor", "emotion", "intensity", "n_frames"]).to_pylist()
     source, source_off = _frames(table["source_exp"])
     target, target_off = _frames(table["target_exp"])
     if pc.count_distinct(table["clip_id"]).as_py() != table.num_rows:
