@@ -47,9 +47,28 @@ def ray_head(s3_endpoint, tmp_path_factory):
         f"--metrics-export-port={metrics}", "--num-cpus=4", "--disable-usage-stats", f"--temp-dir={temp}",
         "--include-dashboard=true",
     ]  # fmt: skip
-    subprocess.run(start, check=True, env=env, capture_output=True, timeout=180)
-    yield f"http://127.0.0.1:{dashboard}", env
-    subprocess.run(["ray", "stop", "--force"], env={**env, "RAY_ADDRESS": f"127.0.0.1:{gcs}"}, timeout=120)
+    # --block: the head's processes belong to this one process, so stopping it stops only this head
+    # (`ray stop` would also kill the test session's own Ray).
+    head = subprocess.Popen([*start, "--block"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    address = f"http://127.0.0.1:{dashboard}"
+    deadline = time.time() + 180
+    while not dashboard_up(address):
+        assert head.poll() is None, head.stderr.read().decode()[-3000:]
+        assert time.time() < deadline, "the Ray head did not come up in 180 s"
+        time.sleep(2)
+    yield address, env
+    head.terminate()
+    head.wait(timeout=120)
+
+
+def dashboard_up(address: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{address}/api/version", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
