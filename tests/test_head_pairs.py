@@ -22,7 +22,12 @@ def features(ray_session, tmp_path_factory) -> str:
     make_corpus(root / "corpus", n_clips_per_dataset=2, seconds=1.0, seed=0)
     out = str(root / "features")
     config = ExtractConfig(
-        corpus=str(root / "corpus"), out=out, detector="haar", landmarks="template", batch_size=8
+        corpus=str(root / "corpus"),
+        out=out,
+        detector="haar",
+        landmarks="template",
+        batch_size=8,
+        stand_in_weights=True,
     )
     assert run_extract(config).succeeded == 4
     return out

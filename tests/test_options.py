@@ -116,4 +116,5 @@ def test_help_lists_every_flag_with_its_default_or_required(capsys):
     assert "--config FILE" in options
     assert "--out OUT output root: local dir, file:// or s3:// URI (required)" in options
     for flag, default in [("--concurrency", "1"), ("--min-face-ratio", "0.5"), ("--weights", "None")]:
-        assert re.search(rf"{flag} [A-Z_]+ [^(]*\(default: {re.escape(default)}\)", options), flag
+        own_help = r"(?:(?! --[a-z-]+ [A-Z{]).)*?"  # the flag's own text: up to the next flag's METAVAR
+        assert re.search(rf"{flag} [A-Z_]+ {own_help}\(default: {re.escape(default)}\)", options), flag
