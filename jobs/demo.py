@@ -131,8 +131,8 @@ def write_manifest(out: str, voices: list[Path], face: Path, edits: list[tuple[s
 
 
 def read_rows(uri: str, schema=None) -> list[dict]:
-    """Rows of a table directory, or [] where the job wrote none."""
-    if not storage.list_uris(uri):
+    """Rows of a table (a Parquet file or a directory of them), or [] where the job wrote none."""
+    if not storage.exists(uri) and not storage.list_uris(uri):
         return []
     return storage.read_table(uri, schema).to_pylist()
 
@@ -270,7 +270,9 @@ def run_demo(config: DemoConfig, scratch: Path) -> int:
     )
     print(json.dumps({"render": render.as_dict()}, indent=1, default=str), flush=True)
     manifest_rows = {r["id"]: r for r in map(json.loads, storage.read_bytes(manifest).decode().splitlines())}
-    rendered = [(row, manifest_rows.get(row["id"], {})) for row in read_rows(render.results)]
+    rendered = [
+        (row, manifest_rows.get(row["id"], {})) for row in storage.read_table(render.results).to_pylist()
+    ]
 
     report = gather(config, paths, stages, stand_in, rendered)
     report_uri = storage.join(out, "report.html")
