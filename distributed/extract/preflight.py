@@ -14,7 +14,7 @@ from pathlib import Path
 import storage
 from distributed.extract.config import ExtractConfig
 from talkingface.face.detect import DetectorConfig, backend_files, resolve
-from talkingface.face.dlib_models import MissingWeightsError, file_sha256
+from talkingface.face.dlib_models import MissingWeightsError, model_sha256
 from talkingface.weights.load import CHECKPOINT_SUFFIXES
 from talkingface.weights.registry import part
 
@@ -62,7 +62,7 @@ def _is_local_file(uri: str) -> bool:
 
 
 def _local_hash(path: str) -> str:
-    return "sha256:" + file_sha256(Path(path).resolve())
+    return "sha256:" + model_sha256(Path(path).resolve())
 
 
 def detector_config(config: ExtractConfig) -> DetectorConfig:
@@ -104,7 +104,7 @@ def preflight(config: ExtractConfig) -> tuple[ExtractConfig, dict]:
         "detector": faces.face_detector,
         "landmarks": faces.landmarks,
         "face_models": {
-            name: f"{path.name} sha256:{file_sha256(path.resolve())}" for name, path in files.items()
+            name: f"{path.name} sha256:{model_sha256(path.resolve())}" for name, path in files.items()
         },
         "code_version": code_version(),
         "job_config": dataclasses.asdict(resolved),

@@ -15,19 +15,12 @@ import os
 from pathlib import Path
 
 import storage
+from storage.hashing import file_sha256
 from storage.s3 import head_object, s3_client
 
 HASH_KEY = "talkingface-content-hash"
 FRAMES_KEY = "talkingface-frames"
 HASH_VERSION = 1  # bump when the renderer's output changes for the same inputs
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_identity(uri: str) -> str:
@@ -40,7 +33,7 @@ def input_identity(uri: str) -> str:
         return f"s3:{info['ETag'].strip(chr(34))}:{info['ContentLength']}"
     if not os.path.isfile(loc.path):
         raise FileNotFoundError(f"no such file: {uri}")
-    return "sha256:" + _file_sha256(loc.path)
+    return "sha256:" + file_sha256(loc.path)
 
 
 def tree_identity(uri: str) -> str:
@@ -59,7 +52,7 @@ def tree_identity(uri: str) -> str:
     else:
         root = Path(loc.path)
         items = [
-            (str(p.relative_to(root)), _file_sha256(str(p))) for p in sorted(root.rglob("*")) if p.is_file()
+            (str(p.relative_to(root)), file_sha256(str(p))) for p in sorted(root.rglob("*")) if p.is_file()
         ]
     if not items:
         raise FileNotFoundError(f"nothing under {uri}")

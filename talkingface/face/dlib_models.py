@@ -13,10 +13,11 @@ importing ``face_recognition_models`` (its ``__init__`` needs the removed ``pkg_
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
+
+from storage.hashing import file_sha256
 
 MODELS_ENV = "TALKINGFACE_DLIB_MODELS"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
@@ -56,13 +57,9 @@ def require_dlib() -> None:
 
 
 @functools.cache
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a model file (provenance)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def model_sha256(path: Path) -> str:
+    """Hex SHA-256 of a model file (provenance; cached, model files do not change during a run)."""
+    return file_sha256(path)
 
 
 @functools.cache

@@ -9,7 +9,6 @@ EOF", "HeaderTooSmall") is detected and downloaded again.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.hashing import file_sha256
 from talkingface.weights.registry import layout_files
 
 FILE_TABLE = Path(__file__).resolve().parents[1] / "assets" / "checkpoint_files.json"
@@ -89,14 +89,6 @@ def official_files(
     return [table[name] for name in names]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_lock(directory: Path) -> dict[str, dict]:
     path = Path(directory) / LOCK_NAME
     return json.loads(path.read_text())["files"] if path.is_file() else {}
@@ -116,7 +108,7 @@ def locked_problem(path: Path, entry: dict) -> str | None:
     n = path.stat().st_size
     if n != entry["size"]:
         return f"size {n} bytes, {LOCK_NAME} says {entry['size']}"
-    if sha256_of(path) != entry["sha256"]:
+    if file_sha256(path) != entry["sha256"]:
         return f"sha256 differs from {LOCK_NAME}"
     return None
 
@@ -145,7 +137,7 @@ def fetch(
                 results.append(FetchResult(remote.name, target, entry["sha256"], "kept"))
                 continue
             if problem is None:
-                sha = sha256_of(target)
+                sha = file_sha256(target)
                 lock[remote.name] = {"size": target.stat().st_size, "sha256": sha, "url": remote.url}
                 _write_lock(directory, lock)
                 results.append(FetchResult(remote.name, target, sha, "adopted"))
@@ -166,7 +158,7 @@ def fetch(
 
 def _unlocked_problem(path: Path, remote: RemoteFile) -> str | None:
     problem = remote.size_problem(path.stat().st_size)
-    if problem is None and remote.sha256 and sha256_of(path) != remote.sha256:
+    if problem is None and remote.sha256 and file_sha256(path) != remote.sha256:
         problem = "sha256 differs from the published one"
     return problem
 
@@ -174,7 +166,7 @@ def _unlocked_problem(path: Path, remote: RemoteFile) -> str | None:
 def _check_download(part: Path, remote: RemoteFile, entry: dict | None) -> str:
     """Size and hash checks of a finished ``.part``; a bad one is deleted."""
     problem = remote.size_problem(part.stat().st_size)
-    sha = None if problem else sha256_of(part)
+    sha = None if problem else file_sha256(part)
     if sha and remote.sha256 and sha != remote.sha256:
         problem = f"sha256 {sha} differs from the published {remote.sha256}"
     if sha and entry and sha != entry["sha256"]:
