@@ -32,7 +32,9 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
     p = job_parser("talkingface extract", __doc__)
     p.add_argument("--corpus", help="corpus root: local dir, file:// or s3:// URI")
     p.add_argument("--out", help="output root: local dir, file:// or s3:// URI")
-    p.add_argument("--dataset", choices=["auto", "cremad", "ravdess", "mead"])
+    p.add_argument(
+        "--dataset", choices=["auto", "cremad", "ravdess", "mead"], help="corpus layout (auto: detect)"
+    )
     p.add_argument("--weights", help="dir/URI with official SadTalker checkpoints (required, or:)")
     p.add_argument(
         "--stand-in-weights",

@@ -26,15 +26,28 @@ def parse_args(argv: list[str] | None) -> TrainJobConfig:
     p.add_argument("--features", help="extraction output: local dir, file:// or s3:// URI")
     p.add_argument("--out", help="run root: checkpoints + exported model")
     p.add_argument("--name", help="Ray Train run name (same name + out = resume)")
-    for flag, type_ in [
-        ("--epochs", int), ("--batch-size", int), ("--lr", float), ("--weight-decay", float),
-        ("--max-grad-norm", float), ("--seed", int), ("--val-fraction", float), ("--test-fraction", float),
-        ("--num-workers", int), ("--cpus-per-worker", float), ("--num-to-keep", int),
-        ("--max-failures", int), ("--shuffle-buffer", int), ("--frame-len", int),
-        ("--classifier-epochs", int), ("--chunk", int), ("--temporal-weight", float),
-        ("--kl-weight", float), ("--adv-weight", float),
-    ]:  # fmt: skip
-        p.add_argument(flag, type=type_)
+    for flag, type_, help_ in [
+        ("--epochs", int, "epochs to train"),
+        ("--batch-size", int, "examples per step and worker"),
+        ("--lr", float, "AdamW learning rate"),
+        ("--weight-decay", float, "AdamW weight decay"),
+        ("--max-grad-norm", float, "gradient clipping norm"),
+        ("--seed", int, "split, shuffling and initialisation seed"),
+        ("--val-fraction", float, "fraction of the actors held out for validation"),
+        ("--test-fraction", float, "fraction of the actors held out for the test report"),
+        ("--num-workers", int, "Ray Train workers (DDP)"),
+        ("--cpus-per-worker", float, "CPUs per worker (< 1 leaves CPUs for Ray Data on small machines)"),
+        ("--num-to-keep", int, "checkpoints kept"),
+        ("--max-failures", int, "worker-group restarts before the run fails"),
+        ("--shuffle-buffer", int, "rows in each worker's local shuffle buffer"),
+        ("--frame-len", int, "head: FRAME_LEN window of ExpNet betas"),
+        ("--classifier-epochs", int, "head: epochs of the Acc_emo expression classifier"),
+        ("--chunk", int, "ExpNet: consecutive frames per example (temporal term)"),
+        ("--temporal-weight", float, "ExpNet: weight of the temporal loss"),
+        ("--kl-weight", float, "PoseVAE: weight of the KL term"),
+        ("--adv-weight", float, "PoseVAE: weight of the adversarial term"),
+    ]:
+        p.add_argument(flag, type=type_, help=help_)
     p.add_argument("--use-gpu", action="store_true", help="one GPU per worker")
     p.add_argument(
         "--materialize", action=argparse.BooleanOptionalAction, help="cut examples once, not every epoch"
