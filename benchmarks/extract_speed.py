@@ -23,11 +23,11 @@ import argparse
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import torch
+from peak_memory import PeakMemory
 
 from distributed.extract import ExtractConfig, run_extract
 from distributed.runtime import init_ray
@@ -35,27 +35,6 @@ from talkingface.betas import BetasExtractor, decode_clip
 from talkingface.face.align import align_face
 from talkingface.face.crop import apply_crop, plan_crop
 from talkingface.synth import make_corpus
-
-
-class PeakMemory:
-    """Summed PSS (MiB) of this process and all Ray processes, sampled in a background thread."""
-
-    def __init__(self, period: float = 0.2):
-        self.period, self.peak, self._stop = period, 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _summed_pss_mib())
-            time.sleep(self.period)
 
 
 def _summed_pss_mib() -> float:
@@ -91,7 +70,7 @@ def fork_style_loop(corpus: Path, extractor: BetasExtractor) -> int:
 
 def timed_job(config: ExtractConfig) -> tuple[float, int, float]:
     """(seconds, frames, peak MiB) of one extraction run into a fresh output dir."""
-    with PeakMemory() as memory:
+    with PeakMemory(_summed_pss_mib) as memory:
         start = time.perf_counter()
         summary = run_extract(config)
         seconds = time.perf_counter() - start

@@ -22,13 +22,13 @@ import argparse
 import json
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import skimage.data
 import soundfile
+from peak_memory import PeakMemory
 from PIL import Image
 
 import storage
@@ -66,27 +66,6 @@ def _pss_mib(pids: set[int]) -> float:
     return total / 1024
 
 
-class PeakMemory:
-    """Peak summed PSS (MiB) of this process tree, sampled in a background thread."""
-
-    def __init__(self, period: float = 0.2) -> None:
-        self.period, self.peak, self._stop = period, 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _pss_mib(_descendants(os.getpid())))
-            time.sleep(self.period)
-
-
 def speechlike(seconds: float) -> np.ndarray:
     """A voiced tone with syllable-rate loudness changes (16 kHz)."""
     t = np.arange(int(seconds * 16000)) / 16000
@@ -114,7 +93,7 @@ def run(args: argparse.Namespace, root: Path, name: str, seconds: float, actors:
         batch_size=args.batch_size,
         num_gpus_per_actor=args.num_gpus_per_actor,
     )
-    with PeakMemory() as memory:
+    with PeakMemory(lambda: _pss_mib(_descendants(os.getpid()))) as memory:
         start = time.perf_counter()
         summary = run_render(config)
         wall = time.perf_counter() - start
