@@ -88,10 +88,6 @@ def test_bf16_renderer_islands_decide_the_feature_volume_dtype():
     assert frames.dtype == torch.float32 and frames.shape == (2, 3, 128, 128)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bf16 gate not met yet: the SPADE middle blocks in bf16 give mean 2.4, p99 10 (README, issue 15)",
-)
 def test_bf16_frames_on_golden_set_a_stay_within_levels_of_fp32(golden):
     """The fast path's quality gate: mean <= 1.5 and p99 <= 8 uint8 levels from the fp32 frames.
 

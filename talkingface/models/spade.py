@@ -4,6 +4,9 @@ feature [B,256,h,w] -> conv3x3 to 512 -> 6 SPADEResnetBlock(512) -> nearest x2 -
 nearest x2 -> block 256->64 -> LeakyReLU 0.2 -> conv3x3 to 3 -> sigmoid -> [B,3,4h,4w]. Each block's
 norms are SPADE: InstanceNorm (no affine) modulated by gamma/beta convolved from the segmentation map,
 which is the decoder's own input feature (nearest-resized). The block convs are spectrally normalised.
+Under bf16/fp16 autocast the residual stream and the SPADE modulation stay float32 (the convolutions
+take low-precision operands; their results join the float32 stream): rounding the stream to bf16 at
+every block is a measurable share of the bf16 frame error. In float32 the casts are no-ops.
 Checkpoint keys (inside ``generator.decoder``): ``fc``, ``G_middle_{i}``, ``up_0``, ``up_1``, ``conv_img``.
 """
 
@@ -62,10 +65,10 @@ class SPADE(nn.Module):
         self.mlp_beta = nn.Conv2d(hidden, norm_nc, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:  # x [B,C,H,W], seg [B,L,h,w]
-        normalized = self.param_free_norm(x)
+        normalized = self.param_free_norm(x.float())
         seg = F.interpolate(seg, size=x.shape[2:], mode="nearest")
         actv = self.mlp_shared(seg)  # [B, hidden, H, W]
-        return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
+        return normalized * (1 + self.mlp_gamma(actv).float()) + self.mlp_beta(actv).float()
 
 
 class SPADEResnetBlock(nn.Module):
@@ -105,9 +108,9 @@ class SPADEDecoder(nn.Module):
         self.conv_img = nn.Conv2d(out_channels, 3, kernel_size=3, padding=1)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
-        x = self.fc(feature)  # [B, 2C, h, w]
+        x = self.fc(feature).float()  # [B, 2C, h, w], the float32 residual stream
         for i in range(self.num_middle):
             x = getattr(self, f"G_middle_{i}")(x, feature)
         x = self.up_0(F.interpolate(x, scale_factor=2), feature)  # [B, C, 2h, 2w]
         x = self.up_1(F.interpolate(x, scale_factor=2), feature)  # [B, out, 4h, 4w]
-        return torch.sigmoid(self.conv_img(F.leaky_relu(x, LEAKY_SLOPE)))
+        return torch.sigmoid(self.conv_img(F.leaky_relu(x, LEAKY_SLOPE)).float())

@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 # Modules kept in float32 under bf16/fp16 (benchmarks/precision_sweep.py measures each on golden set A).
 # The KPDetector and the generator's encoder run once per source image (free per frame once cached); the
-# dense-motion mask and occlusion convs feed a softmax / sigmoid that set where every pixel is sampled.
+# dense-motion mask and occlusion convs feed a softmax / sigmoid that set where every pixel is sampled;
+# ``third`` (the 512-channel 3x3 conv + BatchNorm after the warp), ``fourth``, the decoder's ``fc`` and the
+# second conv of each SPADE middle block carry most of the remaining error (measured on golden set A,
+# README "Precision"); the SPADE modulation convs and the upsampling blocks, most of the FLOPs, stay bf16.
 FP32_ISLANDS: tuple[str, ...] = (
     "kp_detector",
     "generator.first",
@@ -44,6 +47,10 @@ FP32_ISLANDS: tuple[str, ...] = (
     "generator.resblocks_3d",
     "generator.dense_motion_network.mask",
     "generator.dense_motion_network.occlusion",
+    "generator.third",
+    "generator.fourth",
+    "generator.decoder.fc",
+    *(f"generator.decoder.G_middle_{i}.conv_1" for i in range(6)),
 )
 
 
