@@ -1,7 +1,9 @@
 """Run the extraction job on a 3-node ``ray.cluster_utils.Cluster`` and print where each stage ran.
 
 Used by ``tests/test_cluster_e2e.py`` in its own process (a Cluster cannot share a process with the
-test session's Ray). Prints one JSON line: the job summary's counts and the node ids of each stage.
+test session's Ray). Prints one JSON line: the job summary's counts, the node ids of each stage and,
+with ``--remove-node``, the worker node removed mid-job (once the first clip is committed) and the
+clips committed before that.
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
 import time
+from pathlib import Path
 
 import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors, list_tasks
 
 from distributed.extract import ExtractConfig, run_extract
+
+POLL_S = 0.2
 
 
 def free_port() -> int:
@@ -24,13 +30,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main(corpus: str, out: str) -> None:
+def committed_clips(out: str) -> list[str]:
+    return sorted(p.stem for p in Path(out, "clips").rglob("*.parquet"))
+
+
+def remove_after_first_commit(cluster: Cluster, node, out: str, removed: dict) -> None:
+    """Remove ``node`` from ``cluster`` as soon as one clip is committed (the job is mid-way)."""
+    while not (done := committed_clips(out)):
+        time.sleep(POLL_S)
+    removed.update(node=node.node_id, committed_before=done)
+    cluster.remove_node(node, allow_graceful=False)
+
+
+def main(corpus: str, out: str, remove_node: bool = False) -> None:
     # The head takes no work (0 CPUs), so every stage must run on the two worker nodes.
     head = {"num_cpus": 0, "include_dashboard": True, "dashboard_port": free_port()}
     cluster = Cluster(initialize_head=True, head_node_args=head)
-    workers = [cluster.add_node(num_cpus=2) for _ in range(2)]
+    workers = [cluster.add_node(num_cpus=3) for _ in range(2)]
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
+    removed: dict = {}
+    if remove_node:
+        args = (cluster, workers[0], out, removed)
+        threading.Thread(target=remove_after_first_commit, args=args, daemon=True).start()
     try:
         summary = run_extract(
             ExtractConfig(corpus=corpus, out=out, stand_in_weights=True, concurrency=2, batch_size=8)
@@ -48,6 +70,9 @@ def main(corpus: str, out: str) -> None:
             json.dumps(
                 {
                     "succeeded": summary.succeeded,
+                    "failed": summary.failed + summary.failed_infrastructure,
+                    "committed": committed_clips(out),
+                    "removed": removed,
                     "head_node": cluster.head_node.node_id,
                     "worker_nodes": [w.node_id for w in workers],
                     "stages": stages,
@@ -60,4 +85,4 @@ def main(corpus: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1], sys.argv[2], remove_node="--remove-node" in sys.argv[3:])
