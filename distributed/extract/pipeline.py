@@ -68,7 +68,10 @@ def run_extract(config: ExtractConfig) -> ExtractSummary:
     meta = {"talkingface.provenance": json.dumps(provenance)}
     for rejection in plan.rejected:  # scan rejections are committed as error rows too
         row = {"clip_id": rejection.clip_id, "source_uri": rejection.uri, "stage": "scan"}
-        row.update(reason=rejection.reason, timestamp=start)
+        reason = (
+            rejection.reason if rejection.uri in rejection.reason else f"{rejection.uri}: {rejection.reason}"
+        )
+        row.update(reason=reason, timestamp=start)
         table = tagged_table([row], ERRORS_SCHEMA, meta)
         storage.write_table_atomic(table, errors_uri(config.out, rejection.clip_id))
     if plan.rows:

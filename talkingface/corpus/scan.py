@@ -39,12 +39,25 @@ def list_files(uri: str) -> list[str]:
     return sorted(list_uris(uri))
 
 
+def printable_path(path: str) -> str:
+    """``path`` as valid UTF-8 text: bytes of a non-UTF-8 file name (held as surrogates by ``os``) are
+    written as ``\\xNN`` escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _parse(path: str, dataset: str) -> ClipLabel | Rejection:
+    shown = printable_path(path)
+    if shown != path:  # tables, logs and URIs are UTF-8: such a file cannot be named in them
+        return Rejection(path=shown, reason="the path is not valid UTF-8 (rename the file or folder)")
+    return parse(path, dataset)
+
+
 def scan(uri: str, dataset: str = "auto") -> Iterator[ClipLabel | Rejection]:
     """Accepted clips and rejected files under ``uri``, in path order."""
     files = list_files(uri)
     metadata = [path for path in files if path.rsplit("/", 1)[-1] == CREMAD_DEMOGRAPHICS]
     genders = {actor: g for path in metadata for actor, g in cremad_genders(read_text(path)).items()}
-    items = [parse(path, dataset) for path in files if path not in metadata]
+    items = [_parse(path, dataset) for path in files if path not in metadata]
     items = [
         dataclasses.replace(item, gender=genders[item.actor])
         if isinstance(item, ClipLabel) and item.dataset == "cremad" and item.actor in genders
