@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"talkingface extract: configuration error: {err}", file=sys.stderr)
         return EXIT_CONFIGURATION
     print(json.dumps(summary.as_dict(), indent=1))
-    if summary.failed_infrastructure:
+    if summary.failed_infrastructure or summary.run_log_error:
         return EXIT_INFRASTRUCTURE
     return EXIT_CLIPS_FAILED if summary.failed else 0
 

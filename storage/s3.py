@@ -4,6 +4,10 @@ Honoured variables: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (S3-compatibl
 or moto), ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
 ``AWS_SESSION_TOKEN``. Without keys both clients fall back to their default credential chains (profiles,
 instance roles). Settings are read at call time, so a changed environment gives a fresh client.
+
+Requests are retried (botocore's standard mode: exponential backoff with jitter, capped at 20 s per wait)
+up to ``TALKINGFACE_S3_MAX_ATTEMPTS`` attempts in all (default 10: about a minute of outage is ridden out;
+past that the call raises and the job reports the row).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import botocore.exceptions
 import pyarrow.fs as pafs
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+DEFAULT_MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class S3Settings:
     access_key: str | None = None
     secret_key: str | None = None
     session_token: str | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # every request, the first try included
 
     @classmethod
     def from_env(cls) -> S3Settings:
@@ -41,6 +47,7 @@ class S3Settings:
             access_key=env.get("AWS_ACCESS_KEY_ID") or None,
             secret_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             session_token=env.get("AWS_SESSION_TOKEN") or None,
+            max_attempts=_max_attempts(env.get("TALKINGFACE_S3_MAX_ATTEMPTS")),
         )
 
     def arrow_endpoint(self) -> tuple[str | None, str | None]:
@@ -53,6 +60,14 @@ class S3Settings:
         return parts.netloc, parts.scheme
 
 
+def _max_attempts(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_MAX_ATTEMPTS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"TALKINGFACE_S3_MAX_ATTEMPTS must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
 @functools.lru_cache(maxsize=8)
 def _client(settings: S3Settings):
     session = boto3.session.Session(
@@ -61,7 +76,7 @@ def _client(settings: S3Settings):
         aws_session_token=settings.session_token,
         region_name=settings.region,
     )
-    config = botocore.config.Config(retries={"max_attempts": 5, "mode": "standard"})
+    config = botocore.config.Config(retries={"total_max_attempts": settings.max_attempts, "mode": "standard"})
     return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 

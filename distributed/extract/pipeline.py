@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -17,6 +18,8 @@ from distributed.extract.plan import pending_clips
 from distributed.extract.preflight import check_mixing, preflight
 from distributed.extract.udfs import ReconActor, commit_clips, decode_clips, tagged_table
 from storage.schemas import ERRORS_SCHEMA
+
+log = logging.getLogger(__name__)
 
 DECODE_MEMORY = 512 * 1024**2  # bytes reserved per decode task (a few seconds of HD frames)
 # Idle OpenMP threads sleep instead of spinning: with decode tasks and actors sharing cores, spinning torch
@@ -40,6 +43,7 @@ class ExtractSummary:
     errors: dict[str, str] = field(default_factory=dict)
     failure_reasons: dict[str, int] = field(default_factory=dict)  # failed clips per reason
     provenance: dict = field(default_factory=dict)
+    run_log_error: str = ""  # why OUT/_runs/<start>.json could not be written ("" when it was)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +94,11 @@ def run_extract(config: ExtractConfig) -> ExtractSummary:
     summary.failure_reasons = dict(groups.most_common())
     summary.seconds = round(time.time() - start, 2)
     run_log = storage.join(config.out, "_runs", time.strftime("%Y%m%dT%H%M%S", time.gmtime(start)) + ".json")
-    storage.write_bytes_atomic(run_log, json.dumps(summary.as_dict(), indent=1).encode())
+    try:
+        storage.write_bytes_atomic(run_log, json.dumps(summary.as_dict(), indent=1).encode())
+    except Exception as err:  # the output store is down: the summary still reaches the caller
+        summary.run_log_error = f"{run_log}: {type(err).__name__}: {err}"
+        log.error("extract: the run log could not be written: %s", summary.run_log_error)
     return summary
 
 
