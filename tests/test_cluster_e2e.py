@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -72,10 +74,8 @@ def dashboard_up(address: str) -> bool:
         return False
 
 
-def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
-    """`ray job submit --no-wait` the entrypoint, then follow it with the Job SDK; (status, logs)."""
-    from ray.job_submission import JobStatus, JobSubmissionClient
-
+def start_job(address: str, env: dict, entrypoint: str) -> str:
+    """`ray job submit --no-wait` the entrypoint; its submission id."""
     runtime_env = json.dumps({"excludes": [".venv", ".git", "out", "*.egg-info"]})
     job = f"e2e-{entrypoint.split()[2].removeprefix('jobs.')}-{uuid.uuid4().hex[:8]}"
     deadline = time.time() + JOB_TIMEOUT_S
@@ -91,15 +91,37 @@ def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
         assert time.time() < deadline, done.stderr
         time.sleep(3)
     assert done.returncode == 0, done.stderr + done.stdout
+    return job
+
+
+def follow(address: str, job: str) -> tuple[str, str]:
+    """Wait for the job to end with the Job SDK; (status, logs)."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
     client = JobSubmissionClient(address)
-    while (status := client.get_job_status(job)) not in {
-        JobStatus.SUCCEEDED,
-        JobStatus.FAILED,
-        JobStatus.STOPPED,
-    }:
+    deadline = time.time() + JOB_TIMEOUT_S
+    ended = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}
+    while (status := client.get_job_status(job)) not in ended:
         assert time.time() < deadline, client.get_job_logs(job)
         time.sleep(2)
     return str(status), client.get_job_logs(job)
+
+
+def submit(address: str, env: dict, entrypoint: str) -> tuple[str, str]:
+    """Submit the entrypoint and follow it to its end; (status, logs)."""
+    return follow(address, start_job(address, env, entrypoint))
+
+
+def stop_once(address: str, env: dict, entrypoint: str, started: Callable[[], bool]) -> str:
+    """Submit, `ray job stop` it as soon as ``started()`` holds, and follow it; its final status."""
+    job = start_job(address, env, entrypoint)
+    deadline = time.time() + JOB_TIMEOUT_S
+    while not started():
+        assert time.time() < deadline, "the job never got going"
+        time.sleep(0.5)
+    stop = ["ray", "job", "stop", "--address", address, job]
+    subprocess.run(stop, env=env, capture_output=True, text=True, timeout=180, check=True)
+    return follow(address, job)[0]
 
 
 def keys(bucket: str, prefix: str) -> list[str]:
@@ -120,11 +142,16 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
     upload_dir(corpus, s3_bucket, "corpus")
     s3 = f"s3://{s3_bucket}"
 
-    status, logs = submit(
-        address, env, f"python -m jobs.extract --corpus {s3}/corpus --out {s3}/features --stand-in-weights"
-    )
+    extract = f"python -m jobs.extract --corpus {s3}/corpus --out {s3}/features --stand-in-weights"
+    clips = lambda: [k for k in keys(s3_bucket, "features/clips/") if k.endswith(".parquet")]  # noqa: E731
+    assert stop_once(address, env, extract, started=lambda: bool(clips())) == "STOPPED"
+    stopped_with = clips()
+    assert 1 <= len(stopped_with) < 6  # `ray job stop` mid-run; committed clips stay committed
+    status, logs = submit(address, env, extract)  # the same command again: only the rest is done
     assert status == "SUCCEEDED", logs
-    assert '"succeeded": 6' in logs
+    skipped, succeeded = (int(re.search(rf'"{k}": (\d+)', logs)[1]) for k in ("skipped_done", "succeeded"))
+    assert skipped >= len(stopped_with) and skipped + succeeded == 6, logs[-3000:]
+    assert len(clips()) == 6
     assert len([k for k in keys(s3_bucket, "features/betas/") if k.endswith(".parquet")]) == 6
 
     status, logs = submit(
@@ -156,17 +183,22 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
     client = boto3.client("s3")
     client.upload_file(str(wav), s3_bucket, "inputs/voice.wav")
     client.upload_file(str(face), s3_bucket, "inputs/face.png")
-    manifest = json.dumps(
-        {"id": "clip1", "audio": f"{s3}/inputs/voice.wav", "image": f"{s3}/inputs/face.png"}
-    )
-    client.put_object(Bucket=s3_bucket, Key="inputs/manifest.jsonl", Body=manifest.encode() + b"\n")
-    status, logs = submit(
-        address, env,
+    rows = [{"id": f"clip{i}", "audio": f"{s3}/inputs/voice.wav", "image": f"{s3}/inputs/face.png", "seed": i}
+            for i in range(6)]  # fmt: skip
+    manifest = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    client.put_object(Bucket=s3_bucket, Key="inputs/manifest.jsonl", Body=manifest)
+    render = (
         f"python -m jobs.render --manifest {s3}/inputs/manifest.jsonl --out {s3}/videos --model-config tiny "
-        "--size 128",
-    )  # fmt: skip
+        "--size 128"
+    )
+    videos = lambda: [k for k in keys(s3_bucket, "videos/clip") if k.endswith(".mp4")]  # noqa: E731
+    assert stop_once(address, env, render, started=lambda: bool(videos())) == "STOPPED"
+    done_before = videos()
+    assert 1 <= len(done_before) < 6
+    status, logs = submit(address, env, render)
     assert status == "SUCCEEDED", logs
-    assert "videos/clip1.mp4" in keys(s3_bucket, "videos/")
+    assert videos() == [f"videos/clip{i}.mp4" for i in range(6)]
+    assert f'"skipped": {len(done_before)}' in logs, logs[-3000:]  # committed videos are not redone
 
 
 def test_stages_spread_over_the_nodes_and_a_removed_node_loses_nothing(tmp_path):
