@@ -17,9 +17,12 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-if ! .venv/bin/python -c "import talkingface, ray, torch, moto" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+if ! .venv/bin/python -c "import talkingface, ray, torch, moto" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ] \
+  || [ cluster/constraints.txt -nt .venv/.installed ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch>=2.13,<2.14"
-  .venv/bin/pip install -q -e ".[test]"
+  # The versions the tests ran with (cluster/constraints.txt), so a new release upstream cannot
+  # change a fresh install under the suite.
+  .venv/bin/pip install -q -c cluster/constraints.txt -e ".[test]"
   touch .venv/.installed
 fi

@@ -131,12 +131,20 @@ def test_manifest_on_s3_good_bad_rerun_and_changed_row(ray_session, s3_bucket, m
 def test_segments_on_two_actors_match_a_single_pass(ray_session, media, tmp_path):
     """2 s (50 frames) cut into 5 segments of 12 over 2 render actors, lossless H.264 so the comparison
     sees the renderer's frames (compared as stored, in YUV: converting back to RGB would amplify a
-    one-level rounding difference): equal to the single-clip pipeline within one level, same count."""
+    one-level rounding difference): equal to the single-clip pipeline within one level, same count.
+    fp32: in bf16 the actors' one-thread kernels round differently from the driver's two threads, which
+    the precision gate (tests/test_precision.py) bounds, not this seam check."""
     manifest = tmp_path / "manifest.jsonl"
     row = {"id": "long", "audio": str(media / "long.wav"), "image": str(media / "face.png"), "seed": 3}
     manifest.write_text(json.dumps(row) + "\n")
     config = RenderBatchConfig(
-        manifest=str(manifest), out=str(tmp_path / "out"), render_actors=2, segment_frames=12, crf=0, **FACES
+        manifest=str(manifest),
+        out=str(tmp_path / "out"),
+        render_actors=2,
+        segment_frames=12,
+        crf=0,
+        precision="fp32",
+        **FACES,
     )
     summary = run_render(config)
     assert summary.rendered == 1, _results(summary.results)
