@@ -11,8 +11,10 @@ The same synthetic corpus (CREMA-D + RAVDESS names, 30 fps sources) is processed
   * by a plain loop in the style of the seed fork's get_betas.py (decode, then for every frame: detect,
     crop, align and run the recon net on that single frame).
 Frames/s count the 25 fps frames written. Then the corpus is doubled and the job re-run: the peak
-memory (summed PSS of this process and every Ray process, sampled every 0.2 s) should stay flat,
-because clips stream through the pipeline and nothing materialises the dataset.
+memory (summed PSS of this process and its descendants, the local Ray included, sampled every 0.2 s)
+should stay flat, because clips stream through the pipeline and nothing materialises the dataset.
+Last, 2 clips per dataset at 640x360 and at 1920x1080 (``--hd-seconds`` long): frames/s and peak memory
+of each (the decode stage cuts 256 px crops as frames decode, so 1080p should need no more memory).
 Default backends are the offline dlib stack; ``--landmarks fan`` with ``--face-weights`` times
 face-alignment's FAN instead.
 """
@@ -20,14 +22,13 @@ face-alignment's FAN instead.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from peak_memory import PeakMemory
+from peak_memory import PeakMemory, tree_pss_mib
 
 from distributed.extract import ExtractConfig, run_extract
 from distributed.runtime import init_ray
@@ -35,21 +36,6 @@ from talkingface.betas import BetasExtractor, decode_clip
 from talkingface.face.align import align_face
 from talkingface.face.crop import apply_crop, plan_crop
 from talkingface.synth import make_corpus
-
-
-def _summed_pss_mib() -> float:
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if int(pid) != os.getpid() and b"ray" not in cmdline:
-                continue
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except (OSError, ValueError):
-            continue
-    return total / 1024
 
 
 def fork_style_loop(corpus: Path, extractor: BetasExtractor) -> int:
@@ -70,7 +56,7 @@ def fork_style_loop(corpus: Path, extractor: BetasExtractor) -> int:
 
 def timed_job(config: ExtractConfig) -> tuple[float, int, float]:
     """(seconds, frames, peak MiB) of one extraction run into a fresh output dir."""
-    with PeakMemory(_summed_pss_mib) as memory:
+    with PeakMemory(tree_pss_mib) as memory:
         start = time.perf_counter()
         summary = run_extract(config)
         seconds = time.perf_counter() - start
@@ -115,6 +101,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clips", type=int, default=4, help="clips per dataset (x2 datasets)")
     p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--hd-seconds", type=float, default=10.0, help="length of the 360p / 1080p clips")
     p.add_argument("--detector", default="dlib", choices=["dlib", "dlib-cnn", "haar", "sfd"])
     p.add_argument("--landmarks", default="dlib", choices=["dlib", "template", "fan"])
     p.add_argument("--face-weights")
@@ -171,6 +158,18 @@ def main() -> None:
     print(
         f"peak memory, corpus x1: {small[2]:.0f} MiB ({small[1]} frames); x2: {large[2]:.0f} MiB "
         f"({large[1]} frames); ratio {large[2] / small[2]:.2f}"
+    )
+    by_size = {}
+    for w, h in ((640, 360), (1920, 1080)):
+        sized = work / f"corpus-{h}p"
+        make_corpus(sized, n_clips_per_dataset=2, seconds=args.hd_seconds, seed=0, frame_size=(w, h))
+        by_size[h] = timed_job(config(sized, f"out-{h}p", 2))
+        seconds, frames, peak = by_size[h]
+        rate = frames / seconds
+        print(f"{h}p clips of {args.hd_seconds:g} s, 2 actors: {rate:6.2f} frames/s, peak {peak:.0f} MiB")
+    print(
+        f"peak memory 1080p vs 360p (360p is the baseline): {by_size[1080][2] / by_size[360][2]:.2f}x "
+        "(frames are cut to 256 px crops while they decode)"
     )
     shutil.rmtree(work, ignore_errors=True)
 

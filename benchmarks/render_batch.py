@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 import soundfile
-from peak_memory import PeakMemory
+from peak_memory import PeakMemory, tree_pss_mib
 from PIL import Image
 
 import storage
@@ -36,34 +36,6 @@ from distributed.render import RenderBatchConfig, run_render
 from distributed.runtime import init_ray
 
 STAGES = ("source_s", "coeffs_s", "render_s", "encode_s", "join_s")
-
-
-def _descendants(root: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    found, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in found]
-        found.update(children)
-        frontier.extend(children)
-    return found
-
-
-def _pss_mib(pids: set[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except (OSError, ValueError):
-            continue
-    return total / 1024
 
 
 def speechlike(seconds: float) -> np.ndarray:
@@ -93,7 +65,7 @@ def run(args: argparse.Namespace, root: Path, name: str, seconds: float, actors:
         batch_size=args.batch_size,
         num_gpus_per_actor=args.num_gpus_per_actor,
     )
-    with PeakMemory(lambda: _pss_mib(_descendants(os.getpid()))) as memory:
+    with PeakMemory(tree_pss_mib) as memory:
         start = time.perf_counter()
         summary = run_render(config)
         wall = time.perf_counter() - start

@@ -26,6 +26,7 @@ def init_ray(num_cpus: int | None = None) -> None:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
+        address="local",  # never silently join another cluster found on this machine
         num_cpus=num_cpus or 2 * (os.cpu_count() or 1),
         include_dashboard=False,
         runtime_env=WORKER_RUNTIME_ENV,

@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
     p.add_argument("--retry-errors", action="store_true", help="reprocess clips that failed before")
     p.add_argument("--limit", type=int, help="process at most this many pending clips")
     p.add_argument(
+        "--max-retries", type=int, help="retries of a clip whose worker died, before it becomes an error row"
+    )
+    p.add_argument(
         "--precision", choices=PRECISIONS, help="recon net arithmetic; unset: bf16 where native, else fp32"
     )
     return parse_job_config(p, ExtractConfig, argv)

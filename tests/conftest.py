@@ -95,7 +95,9 @@ def ray_context(s3_endpoint):
     import ray
     from ray.data import DataContext
 
-    context = ray.init(num_cpus=4, log_to_driver=False, include_dashboard=True, configure_logging=False)
+    context = ray.init(
+        address="local", num_cpus=4, log_to_driver=False, include_dashboard=True, configure_logging=False
+    )
     DataContext.get_current().execution_no_progress_timeout_s = 180
     yield context
     ray.shutdown()

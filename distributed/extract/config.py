@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distributed.faults import crash_switches
 from talkingface.precision import PRECISIONS
 
 
@@ -34,6 +35,8 @@ class ExtractConfig:
     retry_errors: bool = False  # rerun clips whose previous attempt committed an error row
     limit: int | None = None  # process at most this many pending clips (smoke runs)
     precision: str | None = None  # recon net: fp32 | bf16 | fp16; None = bf16 where native, else fp32
+    max_retries: int = 2  # retries of a task whose worker died (then one last pass, then an error row)
+    crash_on: str | None = None  # test-only: distributed.faults.CrashSwitch specs (a recon actor dies)
 
     def actor_pool(self) -> tuple[int, int]:
         """(min, max) recon actors: fixed at ``concurrency`` unless ``min_concurrency`` is set."""
@@ -58,5 +61,8 @@ class ExtractConfig:
             raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.max_retries < 0:
+            raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
+        crash_switches(self.crash_on)
         if not 0 < self.min_face_ratio <= 1:
             raise ValueError(f"--min-face-ratio must be in (0, 1], got {self.min_face_ratio}")

@@ -6,6 +6,7 @@ errors-table row and never a dropped block.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 
@@ -15,10 +16,13 @@ import pyarrow as pa
 import storage
 from distributed.extract.config import ExtractConfig
 from distributed.extract.layout import betas_uri, clips_uri, errors_uri
+from distributed.faults import crash_if_switched, crash_switches
 from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
 from talkingface.betas import BetasExtractor, FrameBetas, decode_clip, frame_windows
+from talkingface.betas.crops import ClipCrops, crop_info_from_json, crop_info_json
+from talkingface.betas.extractor import detector_config
 from talkingface.betas.record import betas_record
-from talkingface.face.detect import NoFaceError
+from talkingface.face.detect import LandmarkDetector, NoFaceError
 from talkingface.precision import resolve_precision
 
 EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
@@ -48,16 +52,28 @@ def _fail(row: dict, stage: str, err: BaseException) -> dict:
     return row
 
 
+@functools.cache
+def _clip_detector(config: ExtractConfig) -> LandmarkDetector:
+    """The decode stage's face detector (plans each clip's crop), built once per worker process."""
+    return LandmarkDetector(
+        detector_config(config.detector, config.landmarks, config.face_weights, config.detect_every)
+    )
+
+
 def decode_clips(batch: dict, config: ExtractConfig) -> dict:
-    """CPU task: download, decode video at 25 fps and audio at 16 kHz, align to T = floor(samples/640)."""
+    """CPU task: download, decode video at 25 fps (cut to the clip's 256 px face crop as it decodes, so only
+    crops cross the object store) and audio at 16 kHz, align to T = floor(samples/640)."""
     row = _row(batch)
     row.update(frames=EMPTY_FRAMES, mels=np.zeros((0, 80, 16), np.float32), audio_samples=0, fps=0.0)
+    row.update(crop_first=0, crop_info="")
     try:
         video = storage.download_to_cache(row["source_uri"])
         audio = storage.download_to_cache(row["audio_uri"]) if row["audio_uri"] else None
-        media = decode_clip(video, audio, min_frames=config.min_frames)
+        media = decode_clip(video, audio, config.min_frames, _clip_detector(config), row["source_uri"])
         row.update(
             frames=media.frames,
+            crop_first=media.crop.first,
+            crop_info=crop_info_json(media.crop.info),
             mels=frame_windows(media.audio),
             audio_samples=len(media.audio),
             fps=media.source_fps,
@@ -75,6 +91,7 @@ class ReconActor:
 
         device = "cuda" if config.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
         self.config = config
+        self.crash = crash_switches(config.crash_on)
         self.extractor = BetasExtractor.create(
             weights=config.weights,
             detector=config.detector,
@@ -89,13 +106,15 @@ class ReconActor:
 
     def __call__(self, batch: dict) -> dict:
         row = _row(batch)
-        frames = row.pop("frames")
+        crash_if_switched(self.crash, row["clip_id"])
+        frames, crop_info = row.pop("frames"), row.pop("crop_info")
         row.update(full=np.zeros((0, 257), np.float32), crop=np.zeros((0, 3), np.float32))
         row.update(face_found=np.zeros(0, bool))
         if row["error"]:
             return _batch(row)
         try:
-            betas = self.extractor.extract(np.asarray(frames), name=row["source_uri"])
+            crops = ClipCrops(np.asarray(frames), row["crop_first"], crop_info_from_json(crop_info))
+            betas = self.extractor.extract_crops(crops, name=row["source_uri"])
             ratio = float(betas.face_found.mean())
             if ratio < self.config.min_face_ratio:
                 found = f"a face was found in only {ratio:.0%} of {len(frames)} frames"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distributed.faults import crash_switches
 from talkingface.precision import PRECISIONS
 from talkingface.render.pipeline import PipelineConfig
 
@@ -47,7 +48,8 @@ class RenderBatchConfig:
     segment_frames: int = 250  # long audio renders in segments of this many frames (10 s)
     crf: int = 23  # libx264 quality (0 = lossless)
     preset: str = "veryfast"
-    max_retries: int = 2  # bounded retries of crashed actors / tasks
+    max_retries: int = 2  # retries of a task whose worker died (then one last pass, then an error row)
+    crash_on: str | None = None  # test-only: distributed.faults.CrashSwitch specs (a render actor dies)
 
     def __post_init__(self) -> None:
         for name in ("source_actors", "coeff_actors", "render_actors", "batch_size", "segment_frames"):
@@ -61,6 +63,7 @@ class RenderBatchConfig:
             raise ValueError(
                 f"--crf must be in [0, 51] and --max-retries >= 0, got {self.crf}, {self.max_retries}"
             )
+        crash_switches(self.crash_on)
         PipelineConfig(align=self.align)
 
     def pipeline_config(self, device: str) -> PipelineConfig:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import ray
 
 import storage
+from distributed.faults import actor_stage, lost_reason, tolerate_lost_blocks
 from distributed.render.config import RenderBatchConfig
 from distributed.render.plan import Planner, Task
 from distributed.render.udfs import CoeffActor, RenderActor, SourceActor, encode_segments, join_row
@@ -53,16 +54,16 @@ def _result(line: int, row_id: str | None, status: str, **values) -> dict:
     return row
 
 
-def _actor_args(config: RenderBatchConfig, size: int, num_cpus: float, num_gpus: float) -> dict:
+def _actor_args(
+    config: RenderBatchConfig, size: int, num_cpus: float, num_gpus: float, last_pass: bool = False
+) -> dict:
     return {
         "fn_constructor_args": (config,),
         "batch_size": 1,
-        "compute": ray.data.ActorPoolStrategy(size=size),
         "num_cpus": num_cpus,
         "num_gpus": num_gpus,
         "runtime_env": WORKER_ENV,
-        "max_restarts": config.max_retries,  # Ray Data's default is unbounded
-        "max_task_retries": config.max_retries,
+        **actor_stage(size, size, config.max_retries, last_pass),  # Ray Data's default retries forever
     }
 
 
@@ -73,16 +74,31 @@ def prepare_sources(config: RenderBatchConfig, tasks: list[Task]) -> dict[str, d
         req = task.request
         distinct.setdefault(task.source_key, {"source_key": task.source_key, "image": req.image,
                                               "size": req.size, "preprocess": req.preprocess})  # fmt: skip
-    ds = ray.data.from_items(list(distinct.values()), override_num_blocks=min(len(distinct), 200))
+    ds = ray.data.from_items(list(distinct.values()), override_num_blocks=len(distinct))
+    ds = tolerate_lost_blocks(ds)
     ds = ds.map_batches(SourceActor, **_actor_args(config, config.source_actors, 1, config.prep_num_gpus))
-    return {row["source_key"]: row for row in ds.iter_rows()}
+    prepared = {row["source_key"]: row for row in ds.iter_rows()}
+    for key, source in distinct.items():  # the worker died on every attempt at this image
+        lost = {**source, "source_s": 0.0, "error": lost_reason(source["image"], config.max_retries)}
+        prepared.setdefault(key, lost)
+    return prepared
 
 
-def segments_dataset(config: RenderBatchConfig, tasks: list[Task]) -> ray.data.Dataset:
-    """rows -> coefficients (one row per segment) -> frames -> encoded parts."""
-    ds = ray.data.from_items([t.as_row() for t in tasks], override_num_blocks=min(len(tasks), 200))
-    ds = ds.map_batches(CoeffActor, **_actor_args(config, config.coeff_actors, 1, config.prep_num_gpus))
-    render = _actor_args(config, config.render_actors, config.num_cpus_per_actor, config.num_gpus_per_actor)
+def segments_dataset(
+    config: RenderBatchConfig, tasks: list[Task], one_per_block: bool = False
+) -> ray.data.Dataset:
+    """rows -> coefficients (one row per segment) -> frames -> encoded parts.
+
+    A task whose worker died is retried ``config.max_retries`` times, then its block is dropped: the caller
+    finds the row's segments missing. ``one_per_block`` (the last pass) gives every row a block of its own
+    and every actor one task at a time.
+    """
+    blocks = len(tasks) if one_per_block else min(len(tasks), 200)
+    ds = tolerate_lost_blocks(ray.data.from_items([t.as_row() for t in tasks], override_num_blocks=blocks))
+    coeffs = _actor_args(config, config.coeff_actors, 1, config.prep_num_gpus, one_per_block)
+    ds = ds.map_batches(CoeffActor, **coeffs)
+    render = _actor_args(config, config.render_actors, config.num_cpus_per_actor, config.num_gpus_per_actor,
+                         one_per_block)  # fmt: skip
     ds = ds.map_batches(RenderActor, **render)
     return ds.map_batches(encode_segments, fn_kwargs={"config": config}, batch_size=1, num_cpus=1,
                           max_retries=config.max_retries)  # fmt: skip
@@ -108,8 +124,12 @@ class Progress:
                  self.rows, self.total, self.frames, rate)  # fmt: skip
 
 
-def render_tasks(config: RenderBatchConfig, tasks: list[Task], sources: dict[str, dict]) -> list[dict]:
-    """Results of rendering ``tasks`` (sources prepared); segments stream, rows join as they complete."""
+def render_tasks(
+    config: RenderBatchConfig, tasks: list[Task], sources: dict[str, dict], one_per_block: bool = False
+) -> list[dict]:
+    """Results of rendering ``tasks`` (sources prepared); segments stream, rows join as they complete.
+
+    Rows a dead worker took along (see :func:`segments_dataset`) have no result."""
     by_line = {t.line: t for t in tasks}
     progress = Progress(len(tasks))
     stats: dict[int, dict] = defaultdict(lambda: {"coeffs_s": 0.0, "render_s": 0.0, "encode_s": 0.0})
@@ -127,7 +147,7 @@ def render_tasks(config: RenderBatchConfig, tasks: list[Task], sources: dict[str
         progress.row()
 
     seen: dict[int, int] = defaultdict(int)
-    for seg in segments_dataset(config, tasks).iter_rows():
+    for seg in segments_dataset(config, tasks, one_per_block).iter_rows():
         key = seg["line"]
         seen[key] += 1
         for name in ("coeffs_s", "render_s", "encode_s"):
@@ -184,8 +204,15 @@ def run_render(config: RenderBatchConfig) -> RenderSummary:
                                        content_hash=task.content_hash, error=source["error"],
                                        source_s=source["source_s"]))  # fmt: skip
         ready = [t for t in todo if not sources[t.source_key]["error"]]
-        if ready:
-            results += render_tasks(config, ready, sources)
+        for last_pass in (False, True):  # the last pass runs rows a dead worker took along, one per block
+            if ready:
+                results += render_tasks(config, ready, sources, one_per_block=last_pass)
+                ended = {row["line"] for row in results}
+                ready = [t for t in ready if t.line not in ended]
+        for task in ready:  # poison rows: the worker died on every attempt
+            error = lost_reason(f"manifest line {task.line} ({task.id})", config.max_retries)
+            results.append(_result(task.line, task.id, "error", output_uri=task.output_uri,
+                                   content_hash=task.content_hash, error=error))  # fmt: skip
     results.sort(key=lambda r: r["line"])
     summary = RenderSummary(rows=len(plan.tasks) + len(plan.invalid), invalid=len(plan.invalid))
     for row in results:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import storage
+from distributed.faults import crash_if_switched, crash_switches
 from distributed.render.config import RenderBatchConfig
 from distributed.render.identity import FRAMES_KEY, HASH_KEY
 from distributed.render.plan import parts_uri, request_from_json, sources_uri
@@ -147,9 +148,11 @@ class RenderActor(_ModelStage):
 
     def __init__(self, config: RenderBatchConfig) -> None:
         super().__init__(config, config.num_gpus_per_actor)
+        self.crash = crash_switches(config.crash_on)
 
     def __call__(self, batch: dict) -> dict:
         row = _row(batch)
+        crash_if_switched(self.crash, row["id"])
         if row["error"] or row["done"]:
             return _batch([row])
         start = time.perf_counter()

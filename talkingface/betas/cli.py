@@ -69,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     video = storage.download_to_cache(args.video)
     audio = storage.download_to_cache(args.audio) if args.audio else None
-    media = decode_clip(video, audio)
     extractor = BetasExtractor.create(
         weights=args.weights,
         detector=args.detector,
@@ -79,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         landmark_stride=args.landmark_stride,
         landmarks=args.landmarks,
     )
-    betas = extractor.extract(media.frames, name=args.video)
+    media = decode_clip(video, audio, detector=extractor.faces.detector(), name=args.video)
+    betas = extractor.extract_crops(media.crop, name=args.video)
     row = betas_record(labels_of(args.video), betas, frame_windows(media.audio), len(media.audio))
     storage.write_table_atomic(storage.to_table([row], storage.BETAS_SCHEMA), args.out)
     if args.pt:

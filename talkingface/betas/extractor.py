@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkingface.betas.crops import ClipCrops, crop_clip
 from talkingface.face.detect import DetectorConfig, LandmarkDetector
 from talkingface.face.reconstruct import FaceReconstructor
 from talkingface.models.recon_net import ReconNet
@@ -23,7 +24,6 @@ from talkingface.weights.load import load_part
 
 log = logging.getLogger(__name__)
 
-CROP_SIZE = 256
 STAND_IN_WARNING = (
     "no checkpoint given: the 3DMM recon net runs on seeded stand-in weights, so the coefficients are "
     "NOT real face reconstructions (fetch the official weights with `talkingface models fetch`)"
@@ -74,13 +74,7 @@ class BetasExtractor:
         else:
             recon = ReconNet()
             load_part(recon, weights, "face_3drecon")
-        config = DetectorConfig(
-            device=device,
-            face_detector=detector,
-            landmarks=landmarks,
-            weights_dir=Path(face_weights) if face_weights else None,
-            detect_every=detect_every,
-        )
+        config = detector_config(detector, landmarks, face_weights, detect_every, device)
         detector_once = functools.cache(lambda: LandmarkDetector(config))
         recon = recon.to(device).eval()
         return cls(FaceReconstructor(recon, detector_once, batch_size, landmark_stride, precision))
@@ -90,5 +84,22 @@ class BetasExtractor:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise ValueError(f"{name}: expected uint8 frames [T, H, W, 3], got {frames.dtype} {frames.shape}")
-        found = self.faces.reconstruct(frames, "crop", CROP_SIZE, "landmarks", name)
+        return self.extract_crops(crop_clip(frames, self.faces.detector(), name), name)
+
+    def extract_crops(self, clip: ClipCrops, name: str = "video") -> FrameBetas:
+        """Coefficients of every frame of a clip already cut by :func:`crop_clip` (the decode stage)."""
+        found = self.faces.from_crops(list(clip.crops), clip.first, clip.info, "landmarks", name)
         return FrameBetas(full=found.full.numpy(), crop=found.crop_params, face_found=found.face_found)
+
+
+def detector_config(
+    detector: str = "auto",
+    landmarks: str = "auto",
+    face_weights: str | Path | None = None,
+    detect_every: int = 5,
+    device: str = "cpu",
+) -> DetectorConfig:
+    """The face detector + landmark backend of an extraction (``BetasExtractor.create``'s face flags)."""
+    weights_dir = Path(face_weights) if face_weights else None
+    return DetectorConfig(device=device, face_detector=detector, landmarks=landmarks, weights_dir=weights_dir,
+                          detect_every=detect_every)  # fmt: skip

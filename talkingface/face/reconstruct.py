@@ -103,7 +103,18 @@ class FaceReconstructor:
             raise ValueError(f"{name}: no pictures")
         first, info = self._plan(pictures, mode, check_align(align), name)
         crops = [apply_crop(p, info, size, f"{name} frame {i}") for i, p in enumerate(pictures)]
-        landmarks, face_found, warnings = self._landmarks(crops, align, name)
+        return self.from_crops(crops, first, info, align, name)
+
+    def from_crops(
+        self,
+        crops: list[np.ndarray],
+        first: int,
+        info: CropInfo,
+        align: str = "landmarks",
+        name: str = "image",
+    ) -> Reconstruction:
+        """Coefficients of pictures already cut with ``info``, the crop planned on picture ``first``."""
+        landmarks, face_found, warnings = self._landmarks(list(crops), check_align(align), name)
         face_found[:first] = False
         aligned = [
             align_face(c, lm, standard_fallback=lm is None) for c, lm in zip(crops, landmarks, strict=True)

@@ -146,8 +146,11 @@ def make_corpus(
     seconds: float = 1.5,
     seed: int = 0,
     bad_files: bool = False,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[Path]:
-    """Write ``n_clips_per_dataset`` CREMA-D and RAVDESS clips (+ bad files); returns all paths, sorted."""
+    """Write ``n_clips_per_dataset`` CREMA-D and RAVDESS clips (+ bad files); returns all paths, sorted.
+
+    ``frame_size`` (W, H) replaces the datasets' own small frame sizes (e.g. (1920, 1080) for HD)."""
     if n_clips_per_dataset < 1:
         raise ValueError(f"n_clips_per_dataset must be >= 1, got {n_clips_per_dataset}")
     if not 0.2 <= seconds <= 60:
@@ -156,7 +159,8 @@ def make_corpus(
     written: list[Path] = []
     for dataset, make in enumerate((cremad_clip, ravdess_clip)):
         for index in range(n_clips_per_dataset):
-            written += render_clip(make(root, index), seconds, np.random.default_rng([seed, dataset, index]))
+            clip = make(root, index) if frame_size is None else make(root, index, frame_size)
+            written += render_clip(clip, seconds, np.random.default_rng([seed, dataset, index]))
     if bad_files:
         corrupt = cremad_clip(root, n_clips_per_dataset)
         written += render_clip(corrupt, seconds, np.random.default_rng([seed, 0, n_clips_per_dataset]))
