@@ -71,7 +71,7 @@ def face_backend_ms(face_weights: str | None) -> None:
     import numpy as np
     import skimage.data
 
-    from talkingface.face.detect import DetectorConfig, LandmarkDetector
+    from talkingface.face.detect import DetectorConfig, LandmarkDetector, NoFaceError
     from talkingface.face.dlib_models import MissingWeightsError
 
     face = cv2.resize(np.ascontiguousarray(skimage.data.astronaut()), (300, 300))
@@ -87,7 +87,11 @@ def face_backend_ms(face_weights: str | None) -> None:
         for w, h in ((640, 360), (1920, 1080)):
             frame = np.full((h, w, 3), 90, np.uint8)
             frame[30:330, 170:470] = face
-            faces.detect(frame)
+            try:
+                faces.detect(frame)
+            except NoFaceError:
+                print(f"face backend {detector:5s}+{landmarks:8s} {w}x{h}: no face found")
+                continue
             start, n = time.perf_counter(), 5
             for _ in range(n):
                 faces.detect(frame)

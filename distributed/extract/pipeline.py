@@ -22,7 +22,7 @@ from storage.schemas import ERRORS_SCHEMA
 
 log = logging.getLogger(__name__)
 
-DECODE_MEMORY = 512 * 1024**2  # bytes reserved per decode task (a few seconds of HD frames)
+DECODE_MEMORY = 768 * 1024**2  # bytes reserved per decode task (measured: up to 636 MiB for 10 s of 1080p)
 # Idle OpenMP threads sleep instead of spinning: with decode tasks and actors sharing cores, spinning torch
 # threads slowed a 2-thread recon actor 4x (benchmarks/extract_speed.py).
 WORKER_ENV = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
