@@ -97,6 +97,9 @@ def segments_dataset(
     ds = tolerate_lost_blocks(ray.data.from_items([t.as_row() for t in tasks], override_num_blocks=blocks))
     coeffs = _actor_args(config, config.coeff_actors, 1, config.prep_num_gpus, one_per_block)
     ds = ds.map_batches(CoeffActor, **coeffs)
+    # One segment per block (streamed, no barrier), so a clip's segments spread over the render actors
+    # instead of travelling as one block to one actor.
+    ds = ds.repartition(target_num_rows_per_block=1)
     render = _actor_args(config, config.render_actors, config.num_cpus_per_actor, config.num_gpus_per_actor,
                          one_per_block)  # fmt: skip
     ds = ds.map_batches(RenderActor, **render)
