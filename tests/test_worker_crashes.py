@@ -72,7 +72,8 @@ def test_extraction_actor_deaths_and_a_poison_clip_account_for_every_clip_once(r
 
 
 def test_render_actor_deaths_and_a_poison_row_account_for_every_row_once(ray_session, tmp_path):
-    """Row b: its render actor exits once; c: ray.kill once; d: exits on every attempt (poison)."""
+    """Row b: its render actor exits once; c: ray.kill once; d: exits on every attempt (poison). One
+    segment per row, so the attempts at a row are the attempts at its one render task."""
     Image.fromarray(skimage.data.astronaut()).save(tmp_path / "face.png")
     t = np.arange(int(0.4 * 16000)) / 16000
     soundfile.write(tmp_path / "a.wav", (0.2 * np.sin(2 * np.pi * 160 * t) * np.sin(9 * t)), 16000)
@@ -82,7 +83,7 @@ def test_render_actor_deaths_and_a_poison_row_account_for_every_row_once(ray_ses
     manifest.write_text("id,audio,image\n" + rows)
     out, markers = tmp_path / "out", tmp_path / "markers"
     switches = f"exit:b:1:{markers},kill:c:1:{markers},exit:d:-1:{markers}"
-    values = {"manifest": str(manifest), "out": str(out), "segment_frames": 5, "model_config": "tiny"}
+    values = {"manifest": str(manifest), "out": str(out), "segment_frames": 10, "model_config": "tiny"}
     values |= {"detector": "haar", "landmarks": "template", "size": 128}
     config = RenderBatchConfig(max_retries=MAX_RETRIES, crash_on=switches, **values)
 
