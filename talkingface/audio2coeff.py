@@ -22,6 +22,7 @@ import torch
 from scipy.signal import savgol_filter
 from torch import nn
 
+from talkingface.audio.features import MelWindows
 from talkingface.coeffs import COEFF_70, COEFF_73
 from talkingface.models.expnet import ExpNet
 from talkingface.models.posevae import Audio2Pose, PoseChunks
@@ -134,6 +135,26 @@ def _mel_windows(windows: np.ndarray | torch.Tensor) -> torch.Tensor:
     return windows.reshape(-1, 1, 80, 16)
 
 
+class _WindowBatches:
+    """Frames ``start..stop-1`` of a clip's mel windows as [n, 1, 80, 16] on ``device``: sliced from a
+    tensor, or cut from the mel on demand (:class:`MelWindows`: a long clip's windows never all exist)."""
+
+    def __init__(self, windows: np.ndarray | torch.Tensor | MelWindows, device: torch.device) -> None:
+        self.device = device
+        if isinstance(windows, MelWindows):
+            if len(windows) < 1:
+                raise ValueError("mel windows must hold T >= 1 frames, got 0")
+            self.lazy, self.num_frames = windows, len(windows)
+        else:
+            self.lazy, self.tensor = None, _mel_windows(windows).to(device)
+            self.num_frames = self.tensor.shape[0]
+
+    def __call__(self, start: int, stop: int) -> torch.Tensor:
+        if self.lazy is None:
+            return self.tensor[start:stop]
+        return torch.from_numpy(self.lazy.batch(start, stop)).reshape(-1, 1, 80, 16).to(self.device)
+
+
 def _blink_input(num_frames: int, seed: int, blink: np.ndarray | torch.Tensor | None) -> torch.Tensor:
     """The given blink ratios as [T, 1], or the seeded sequence when none are given."""
     if blink is None:
@@ -188,7 +209,7 @@ class Audio2Coeff(nn.Module):
     @torch.inference_mode()
     def predict(
         self,
-        windows: np.ndarray | torch.Tensor,
+        windows: np.ndarray | torch.Tensor | MelWindows,
         source_coeff: np.ndarray | torch.Tensor,
         cfg: Audio2CoeffConfig | None = None,
         *,
@@ -199,7 +220,9 @@ class Audio2Coeff(nn.Module):
     ) -> CoeffPrediction:
         """Coefficients for T frames from their mel windows and the source image's 3DMM row.
 
-        windows: [T, 80, 16] (``AudioFeatures.windows``). source_coeff: one row [70] or [73] (COEFF_70/73).
+        windows: [T, 80, 16] (``AudioFeatures.windows``) or, for long clips, ``AudioFeatures.mel_windows``
+        (the same values, cut ``frames_per_batch`` at a time).
+        source_coeff: one row [70] or [73] (COEFF_70/73).
         z: [n_chunks, 64] or [n_chunks, 1, 64] PoseVAE latents (default: seeded draw).
         blink: [T] or [T, 1] blink ratios (default: :func:`blink_sequence`; zeros if not ``use_blink``).
         ref_eyeblink: [N, 70|73] rows of a reference clip; their expressions, looped to T, replace the
@@ -209,8 +232,8 @@ class Audio2Coeff(nn.Module):
         """
         cfg = cfg or Audio2CoeffConfig()
         device = next(self.parameters()).device
-        mels = _mel_windows(windows).to(device)  # [T, 1, 80, 16]
-        num_frames = mels.shape[0]
+        mels = _WindowBatches(windows, device)  # mels(a, b): [b - a, 1, 80, 16]
+        num_frames = mels.num_frames
         source = _coeff_rows(source_coeff, "source_coeff")
         if source.shape[0] != 1:
             raise ValueError(f"source_coeff must be a single row, got shape {tuple(source.shape)}")
@@ -229,7 +252,7 @@ class Audio2Coeff(nn.Module):
         plan = PoseChunks.plan(num_frames, self.posevae.cfg.seq_len)
         z = _latents(plan.count, self.posevae.cfg.latent, cfg.seed, z).to(device)
         ref6 = _pose_of(source)  # [6]
-        frame_emb = self._pose_audio(mels[1:], cfg.frames_per_batch)  # [T-1, 512]
+        frame_emb = self._pose_audio(mels, cfg.frames_per_batch)  # [T-1, 512]
         motion, chunk_emb = self.posevae.predict(frame_emb, ref6, z, cfg.pose_style)  # [T, 6]
         pose = (ref6 + motion).cpu()
 
@@ -249,15 +272,17 @@ class Audio2Coeff(nn.Module):
         )
 
     def _expressions(
-        self, mels: torch.Tensor, ref_exp: torch.Tensor, blink: torch.Tensor, batch: int
+        self, mels: _WindowBatches, ref_exp: torch.Tensor, blink: torch.Tensor, batch: int
     ) -> torch.Tensor:
         """ExpNet over all frames, ``batch`` frames per call -> [T, 64]."""
-        parts = zip(mels.split(batch), ref_exp.split(batch), blink.split(batch), strict=True)
-        return torch.cat([self.expnet(m, r, b) for m, r, b in parts])
+        starts = range(0, mels.num_frames, batch)
+        return torch.cat(
+            [self.expnet(mels(i, i + batch), ref_exp[i : i + batch], blink[i : i + batch]) for i in starts]
+        )
 
-    def _pose_audio(self, mels: torch.Tensor, batch: int) -> torch.Tensor:
-        """PoseVAE audio embeddings of [N, 1, 80, 16], ``batch`` frames per call -> [N, 512]."""
-        if mels.shape[0] == 0:
-            return mels.new_zeros(0, 512)
+    def _pose_audio(self, mels: _WindowBatches, batch: int) -> torch.Tensor:
+        """PoseVAE audio embeddings of frames 1..T-1, ``batch`` frames per call -> [T-1, 512]."""
+        if mels.num_frames < 2:
+            return torch.zeros(0, 512, device=mels.device)
         encoder = self.posevae.audio_encoder.audio_encoder
-        return torch.cat([encoder(part) for part in mels.split(batch)])
+        return torch.cat([encoder(mels(i, i + batch)) for i in range(1, mels.num_frames, batch)])

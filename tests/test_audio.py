@@ -67,6 +67,22 @@ def test_mel_matches_librosa_on_odd_length():
     assert np.abs(ours - expected).max() < 1e-9
 
 
+def test_long_audio_mel_in_blocks_and_windows_on_demand():
+    """A long clip's mel is computed block by block and its windows cut batch by batch: the same values
+    as in one piece (the matmul's blocking may change the last float64 bit, nothing more)."""
+    wav = np.random.default_rng(1).uniform(-0.5, 0.5, 16000 * 3 + 517).astype(np.float32)
+    whole = melspectrogram(wav, block=10**9)
+    for block in (1, 7, 64):
+        np.testing.assert_allclose(melspectrogram(wav, block=block), whole, rtol=0, atol=1e-12)
+    feats = features_from_wav(wav)
+    lazy = feats.mel_windows
+    assert len(lazy) == feats.num_frames == 75
+    eager = mel_windows(feats.mel, feats.num_frames)
+    np.testing.assert_array_equal(feats.windows, eager)
+    np.testing.assert_array_equal(np.concatenate([lazy.batch(i, i + 8) for i in range(0, 75, 8)]), eager)
+    assert lazy.batch(70, 99).shape == (5, 80, 16)
+
+
 def test_frame_count_crop_and_window_rule():
     assert num_video_frames(48770) == 76 and num_video_frames(639) == 0 and num_video_frames(640) == 1
     feats = features_from_wav(np.ones(1279, dtype=np.float32))

@@ -80,6 +80,19 @@ def test_whole_clip_batch_matches_sadtalker_chunks(model, windows, source, golde
     assert (whole.pose - chunked.pose).abs().max() < 1e-5
 
 
+def test_windows_cut_on_demand_predict_the_same(model, source):
+    """``AudioFeatures.mel_windows`` (long clips: windows cut per batch) gives the coefficients of the
+    whole [T, 80, 16] array, bit for bit, across several audio-encoder batches."""
+    from talkingface.audio import features_from_wav
+
+    wav = np.random.default_rng(2).uniform(-0.3, 0.3, 640 * 45).astype(np.float32)
+    feats = features_from_wav(wav)
+    cfg = Audio2CoeffConfig(seed=3, frames_per_batch=16)
+    eager, lazy = model.predict(feats.windows, source, cfg), model.predict(feats.mel_windows, source, cfg)
+    for name in ("coeffs", "exp", "pose", "audio_emb"):
+        assert torch.equal(getattr(eager, name), getattr(lazy, name)), name
+
+
 def test_seeded_runs_are_reproducible(model, clip, source):
     first = model.predict(clip, source, Audio2CoeffConfig(seed=7))
     again = model.predict(clip, source, Audio2CoeffConfig(seed=7))

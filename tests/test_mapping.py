@@ -186,6 +186,8 @@ def test_windows_clamp_at_both_ends_and_batch_layout():
     assert windows.shape == (5, 2, 5)
     assert windows[0, 0].tolist() == [0, 0, 0, 1, 2]
     assert windows[4, 1].tolist() == [2, 3, 4, 4, 4]
+    for part in (slice(0, 2), slice(2, 5), slice(4, 9)):  # chunks of a long clip: the same windows
+        assert torch.equal(semantic_windows(rows, 2, part), windows[part])
     laid = batch_major(windows, 2)  # 5 frames padded to 6 -> [2, 3, ...]
     assert laid.shape == (2, 3, 2, 5)
     assert [laid[b, j, 0, 2].item() for b in range(2) for j in range(3)] == [0, 1, 2, 3, 4, 4]

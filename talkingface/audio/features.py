@@ -16,17 +16,46 @@ WINDOW_LEAD_FRAMES = 2  # a window starts 2 video frames (80 ms) before its fram
 
 
 @dataclass(frozen=True)
+class MelWindows:
+    """The per-frame [80, 16] mel windows of a clip, cut out batch by batch on demand.
+
+    Holds only the mel [M, 80]: a long clip's windows (5 KB per frame) never sit in memory at once.
+    """
+
+    mel: np.ndarray
+    num_frames: int
+    fps: int = FPS
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def batch(self, start: int, stop: int) -> np.ndarray:
+        """Windows of frames ``start..stop-1`` (clipped to the clip): [n, 80, 16] float32."""
+        frames = np.arange(max(start, 0), min(stop, self.num_frames))
+        return _cut_windows(self.mel, _window_starts(frames, self.fps))
+
+
+@dataclass(frozen=True)
 class AudioFeatures:
     """A clip's audio prepared for Audio2Coeff.
 
-    ``wav`` [T*640] float32 (cropped/zero-padded), ``mel`` [M, 80] float64 with M = 1 + T*640//200,
-    ``windows`` [T, 80, 16] float32: the mel window of each video frame (mel bins x time).
+    ``wav`` [T*640] float32 (cropped/zero-padded), ``mel`` [M, 80] float64 with M = 1 + T*640//200;
+    ``mel_windows`` gives the [80, 16] mel window of each video frame batch by batch, ``windows`` all
+    T of them at once ([T, 80, 16] float32, 5 KB per frame: short clips and checks).
     """
 
     wav: np.ndarray
     num_frames: int
     mel: np.ndarray
-    windows: np.ndarray
+    fps: int = FPS
+
+    @property
+    def mel_windows(self) -> MelWindows:
+        return MelWindows(self.mel, self.num_frames, self.fps)
+
+    @property
+    def windows(self) -> np.ndarray:
+        return self.mel_windows.batch(0, self.num_frames)
 
 
 def samples_per_frame(sr: int = 16000, fps: int = FPS) -> int:
@@ -46,17 +75,24 @@ def crop_or_pad(wav: np.ndarray, length: int) -> np.ndarray:
     return np.pad(wav, (0, length - wav.shape[0]))
 
 
+def _window_starts(frames: np.ndarray, fps: int, mel_fps: float = 80.0) -> np.ndarray:
+    shifted = frames.astype(np.float64) - WINDOW_LEAD_FRAMES
+    return np.trunc(mel_fps * (shifted / float(fps))).astype(np.int64)
+
+
+def _cut_windows(mel: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    rows = np.clip(starts[:, None] + np.arange(WINDOW_MEL_FRAMES), 0, mel.shape[0] - 1)  # [n, 16]
+    return np.ascontiguousarray(mel[rows].transpose(0, 2, 1), dtype=np.float32)
+
+
 def mel_window_starts(num_frames: int, mel_fps: float = 80.0, fps: int = FPS) -> np.ndarray:
     """First mel row of each frame's window: int(80 * (i - 2) / 25), truncated towards zero."""
-    shifted = np.arange(num_frames, dtype=np.float64) - WINDOW_LEAD_FRAMES
-    return np.trunc(mel_fps * (shifted / float(fps))).astype(np.int64)
+    return _window_starts(np.arange(num_frames), fps, mel_fps)
 
 
 def mel_windows(mel: np.ndarray, num_frames: int, fps: int = FPS) -> np.ndarray:
     """[T, 80, 16] float32 windows of ``mel`` [M, 80]; row indices clamped to [0, M-1]."""
-    rows = mel_window_starts(num_frames, fps=fps)[:, None] + np.arange(WINDOW_MEL_FRAMES)  # [T, 16]
-    rows = np.clip(rows, 0, mel.shape[0] - 1)
-    return np.ascontiguousarray(mel[rows].transpose(0, 2, 1), dtype=np.float32)
+    return _cut_windows(mel, mel_window_starts(num_frames, fps=fps))
 
 
 def features_from_wav(wav: np.ndarray, cfg: MelConfig = DEFAULT_MEL, fps: int = FPS) -> AudioFeatures:
@@ -70,7 +106,7 @@ def features_from_wav(wav: np.ndarray, cfg: MelConfig = DEFAULT_MEL, fps: int = 
         raise ValueError(f"audio too short: {seconds:.3f} s gives no video frame at {fps} fps")
     wav = crop_or_pad(wav, num_frames * samples_per_frame(cfg.sample_rate, fps))
     mel = melspectrogram(wav, cfg)
-    return AudioFeatures(wav=wav, num_frames=num_frames, mel=mel, windows=mel_windows(mel, num_frames, fps))
+    return AudioFeatures(wav=wav, num_frames=num_frames, mel=mel, fps=fps)
 
 
 def audio_features(source: AudioSource, cfg: MelConfig = DEFAULT_MEL, fps: int = FPS) -> AudioFeatures:

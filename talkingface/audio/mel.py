@@ -42,7 +42,11 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
     """|STFT| [1 + n_fft//2, 1 + len(y)//hop], centred frames over a zero-padded signal."""
     if win != n_fft:
         raise ValueError(f"win_size ({win}) must equal n_fft ({n_fft})")
-    padded = np.pad(y, n_fft // 2)  # center=True, pad_mode="constant"
+    return _frame_magnitudes(np.pad(y, n_fft // 2), n_fft, hop)  # center=True, pad_mode="constant"
+
+
+def _frame_magnitudes(padded: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """|rfft| [1 + n_fft//2, M] of the Hann-windowed frames starting every ``hop`` samples."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]  # [M, n_fft]
     return np.abs(np.fft.rfft(frames * _hann(n_fft), axis=-1)).T
 
@@ -90,12 +94,37 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     return weights
 
 
-def melspectrogram(wav: np.ndarray, cfg: MelConfig = MelConfig()) -> np.ndarray:
-    """Normalised log-mel spectrogram [M, num_mels] float64, M = 1 + len(wav) // hop_size."""
+MEL_BLOCK = 4096  # spectrogram frames computed at once: ~70 MB of float64 work arrays, any clip length
+
+
+def melspectrogram(wav: np.ndarray, cfg: MelConfig = MelConfig(), block: int = MEL_BLOCK) -> np.ndarray:
+    """Normalised log-mel spectrogram [M, num_mels] float64, M = 1 + len(wav) // hop_size.
+
+    Computed ``block`` frames at a time (every frame depends only on its own samples, so the blocks give
+    the whole clip's values): memory is the output plus one block, not an hour's STFT.
+    """
     wav = np.asarray(wav)
     if wav.ndim != 1 or wav.size == 0:
         raise ValueError(f"wav must be a non-empty 1-D array, got shape {wav.shape}")
-    mag = stft_magnitude(preemphasis(wav, cfg.preemphasis), cfg.n_fft, cfg.hop_size, cfg.win_size)
+    if cfg.win_size != cfg.n_fft:
+        raise ValueError(f"win_size ({cfg.win_size}) must equal n_fft ({cfg.n_fft})")
+    count, half = 1 + len(wav) // cfg.hop_size, cfg.n_fft // 2
+    out = np.empty((count, cfg.num_mels))
+    for first in range(0, count, block):
+        last = min(first + block, count)
+        # this block's frames read samples [lo, hi) of the signal (negative or past the end: padding)
+        lo, hi = first * cfg.hop_size - half, (last - 1) * cfg.hop_size + cfg.n_fft - half
+        a, b = max(lo, 0), min(hi, len(wav))
+        piece = np.zeros(hi - lo)
+        if a < b:  # pre-emphasis of samples a..b-1 needs sample a-1
+            emphasised = preemphasis(wav[max(a - 1, 0) : b], cfg.preemphasis)
+            piece[a - lo : b - lo] = emphasised[1:] if a > 0 else emphasised
+        out[first:last] = _log_mel(_frame_magnitudes(piece, cfg.n_fft, cfg.hop_size), cfg)
+    return out
+
+
+def _log_mel(mag: np.ndarray, cfg: MelConfig) -> np.ndarray:
+    """|STFT| [n_freq, M] -> normalised log-mel [M, num_mels]."""
     mel = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.num_mels, cfg.fmin, cfg.fmax) @ mag  # [80, M]
     min_level = np.exp(cfg.min_level_db / 20 * np.log(10))
     db = 20 * np.log10(np.maximum(min_level, mel)) - cfg.ref_level_db

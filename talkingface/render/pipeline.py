@@ -342,7 +342,7 @@ class TalkingFacePipeline:
         }
         model = self.models.audio2coeff(request.size, request.expnet_checkpoint, request.posevae_checkpoint)
         cfg = Audio2CoeffConfig(pose_style=request.pose_style, seed=request.seed)
-        coeffs = model.predict(features.windows, source.row, cfg, **refs).coeffs
+        coeffs = model.predict(features.mel_windows, source.row, cfg, **refs).coeffs
         if head is not None:
             from talkingface.emotion import apply_head
 
@@ -365,8 +365,9 @@ class TalkingFacePipeline:
         """kp_source [1, K, 3] and the driving keypoints of every frame as [<=64, K, 3] chunks.
 
         Everything temporal (27-frame coefficient windows, free-view ramps) happens here, over the whole
-        clip; rendering the keypoints is then independent per frame, so any slice of them renders the
-        same frames as the whole clip does.
+        clip (windows built chunk by chunk, so memory grows with the [T, 73] rows only); rendering the
+        keypoints is then independent per frame, so any slice of them renders the same frames as the
+        whole clip does.
         """
         full = source.info.pastes_back
         cfg = SemanticsConfig(
@@ -374,10 +375,10 @@ class TalkingFacePipeline:
         )
         device = self.models.device
         mapping = self.models.mapping(full)
-        windows = semantic_windows(driving_rows(coeffs, source.row, cfg), cfg.radius)
+        rows = driving_rows(coeffs, source.row, cfg)  # [T, 73]
         kp_canonical = source.prepared.kp_canonical.to(device)
         views = {
-            name: None if keys is None else camera_angles(keys, len(windows)).to(device)
+            name: None if keys is None else camera_angles(keys, len(rows)).to(device)
             for name, keys in (("yaw", request.yaw), ("pitch", request.pitch), ("roll", request.roll))
         }
 
@@ -387,10 +388,9 @@ class TalkingFacePipeline:
                 return transform_keypoints(kp_canonical, mapping(semantics.to(device)), **angles)
 
         kp_source = posed(source_semantics(source.row, cfg))
-        kp_driving = (
-            posed(windows[i : i + MAPPING_CHUNK], slice(i, i + MAPPING_CHUNK))
-            for i in range(0, len(windows), MAPPING_CHUNK)
-        )
+        chunks = (slice(i, i + MAPPING_CHUNK) for i in range(0, len(rows), MAPPING_CHUNK))
+        # windows built per chunk: memory for 64 frames' [73, 27] windows, not the whole clip's
+        kp_driving = (posed(semantic_windows(rows, cfg.radius, frames), frames) for frames in chunks)
         return kp_source, kp_driving
 
     def render_keypoints(
