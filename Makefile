@@ -14,7 +14,7 @@ demo: install
 	$(VENV)/talkingface demo --out out/demo
 
 test: install
-	$(VENV)/python -m pytest -q
+	$(VENV)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -37,10 +39,12 @@ def free_ports(n: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def ray_head(s3_endpoint, tmp_path_factory):
+def ray_head(s3_endpoint):
     """A Ray head started with `ray start --head` on its own ports (beside the session's Ray)."""
     gcs, dashboard, agent, agent_grpc, runtime_env, metrics = free_ports(6)
-    temp = tmp_path_factory.mktemp("rayhead")
+    # a short path: Ray's socket paths under it must stay within AF_UNIX's 107 bytes (pytest's own temp
+    # dirs are longer under xdist)
+    temp = Path(tempfile.mkdtemp(prefix="rayhead-", dir="/tmp"))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
     start = [
@@ -62,6 +66,7 @@ def ray_head(s3_endpoint, tmp_path_factory):
     yield address, env
     head.terminate()
     head.wait(timeout=120)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def dashboard_up(address: str) -> bool:

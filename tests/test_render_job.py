@@ -1,12 +1,14 @@
 """The bulk rendering job on real local Ray and the moto S3 server, tiny renderer at 128 px.
 
 Faces come from OpenCV Haar boxes with template landmarks; clips are a fraction of a second (the tiny
-renderer makes a few frames per second on two busy cores), except the segmented clip, which is 2 s.
+renderer makes a few frames per second on two busy cores), except the segmented clip: 2 s in the suite,
+``TALKINGFACE_SEAM_SECONDS`` long when set (60 s, the issue's check: about 10 minutes here, so on demand).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import av
@@ -28,6 +30,7 @@ from talkingface.render.pipeline import RenderRequest, TalkingFacePipeline
 from talkingface.video import WriterConfig, write_video
 
 FACES = {"model_config": "tiny", "detector": "haar", "landmarks": "template", "size": 128}
+SEAM_SECONDS = float(os.environ.get("TALKINGFACE_SEAM_SECONDS", "2"))
 
 
 def _speechlike(seconds: float, seed: int) -> np.ndarray:
@@ -44,7 +47,7 @@ def _speechlike(seconds: float, seed: int) -> np.ndarray:
 def media(tmp_path_factory):
     root = tmp_path_factory.mktemp("render-media")
     Image.fromarray(skimage.data.astronaut()).save(root / "face.png")
-    for name, seconds in (("short.wav", 0.3), ("other.wav", 0.25), ("long.wav", 2.0)):
+    for name, seconds in (("short.wav", 0.3), ("other.wav", 0.25), ("long.wav", SEAM_SECONDS)):
         soundfile.write(root / name, _speechlike(seconds, len(name)), 16000)
     torch.manual_seed(0)
     save_module(build_head(head_config("linear")), root / "head")
@@ -129,7 +132,8 @@ def test_manifest_on_s3_good_bad_rerun_and_changed_row(ray_session, s3_bucket, m
 
 
 def test_segments_on_two_actors_match_a_single_pass(ray_session, media, tmp_path):
-    """2 s (50 frames) cut into 5 segments of 12 over 2 render actors, lossless H.264 so the comparison
+    """2 s (50 frames; ``TALKINGFACE_SEAM_SECONDS``: longer) cut into segments of 12 frames (of 250 from
+    30 s on) over 2 render actors, lossless H.264 so the comparison
     sees the renderer's frames (compared as stored, in YUV: converting back to RGB would amplify a
     one-level rounding difference): equal to the single-clip pipeline within one level, same count.
     fp32: in bf16 the actors' one-thread kernels round differently from the driver's two threads, which
@@ -141,7 +145,7 @@ def test_segments_on_two_actors_match_a_single_pass(ray_session, media, tmp_path
         manifest=str(manifest),
         out=str(tmp_path / "out"),
         render_actors=2,
-        segment_frames=12,
+        segment_frames=12 if SEAM_SECONDS < 30 else 250,
         crf=0,
         precision="fp32",
         **FACES,
@@ -162,7 +166,7 @@ def test_segments_on_two_actors_match_a_single_pass(ray_session, media, tmp_path
     coeffs = pipeline.coefficients(request, source, audio_features(row["audio"]))
     write_video(single, pipeline.frames(request, source, coeffs), None, config=WriterConfig(crf=0))
     reference = _yuv_frames(single)
-    assert joined.shape == reference.shape and len(joined) == 2 * 25
+    assert joined.shape == reference.shape and len(joined) == int(SEAM_SECONDS * 25)
     diff = np.abs(joined.astype(int) - reference)
     assert diff.max() <= 1 and diff.mean() < 0.05, (diff.max(), diff.mean())
     assert np.abs(np.diff(reference.astype(int), axis=0)).max() > 1  # the clip moves: a shift would show
