@@ -282,7 +282,8 @@ class Audio2Coeff(nn.Module):
 
     def _pose_audio(self, mels: _WindowBatches, batch: int) -> torch.Tensor:
         """PoseVAE audio embeddings of frames 1..T-1, ``batch`` frames per call -> [T-1, 512]."""
-        if mels.num_frames < 2:
-            return torch.zeros(0, 512, device=mels.device)
         encoder = self.posevae.audio_encoder.audio_encoder
-        return torch.cat([encoder(mels(i, i + batch)) for i in range(1, mels.num_frames, batch)])
+        out = torch.empty(max(mels.num_frames - 1, 0), 512, device=mels.device)  # filled in place
+        for i in range(1, mels.num_frames, batch):
+            out[i - 1 : i - 1 + batch] = encoder(mels(i, i + batch))
+        return out
