@@ -2,7 +2,7 @@
 
 Faces come from OpenCV Haar boxes with template landmarks; clips are a fraction of a second (the tiny
 renderer makes a few frames per second on two busy cores), except the segmented clip: 2 s in the suite,
-``TALKINGFACE_SEAM_SECONDS`` long when set (60 s, the issue's check: about 10 minutes here, so on demand).
+``TALKINGFACE_SEAM_SECONDS`` long when set (60 s, the issue's check: 4.5 minutes here, so on demand).
 """
 
 from __future__ import annotations
