@@ -1,6 +1,6 @@
 """Run the extraction job on a 3-node ``ray.cluster_utils.Cluster`` and print where each stage ran.
 
-Used by ``tests/test_cluster_multinode.py`` in its own process (a Cluster cannot share a process with the
+Used by ``tests/test_cluster_e2e.py`` in its own process (a Cluster cannot share a process with the
 test session's Ray). Prints one JSON line: the job summary's counts, the node ids of each stage and,
 with ``--remove-node``, the worker node removed mid-job (once the first clip is committed) and the
 clips committed before that.
