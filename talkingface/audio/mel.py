@@ -38,13 +38,6 @@ def preemphasis(wav: np.ndarray, k: float) -> np.ndarray:
     return out
 
 
-def stft_magnitude(y: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
-    """|STFT| [1 + n_fft//2, 1 + len(y)//hop], centred frames over a zero-padded signal."""
-    if win != n_fft:
-        raise ValueError(f"win_size ({win}) must equal n_fft ({n_fft})")
-    return _frame_magnitudes(np.pad(y, n_fft // 2), n_fft, hop)  # center=True, pad_mode="constant"
-
-
 def _frame_magnitudes(padded: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """|rfft| [1 + n_fft//2, M] of the Hann-windowed frames starting every ``hop`` samples."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]  # [M, n_fft]
