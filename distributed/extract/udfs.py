@@ -128,8 +128,8 @@ class ReconActor:
 
 
 def commit_clips(batch: dict, config: ExtractConfig, meta: dict[str, str]) -> dict:
-    """Task: write the clip's rows atomically (betas first; the clips row, written last, commits the clip,
-    so readers of the clips table never see a clip without its betas) or its error.
+    """Task: write the clip's rows atomically (betas first, then any stale error record is removed; the
+    clips row, written last, commits the clip, so readers never see a clip without its betas) or its error.
 
     Every file carries ``meta`` (the run's provenance) in its Parquet key-value metadata.
     """
@@ -159,11 +159,13 @@ def _commit_betas(out: str, row: dict, meta: dict[str, str]) -> int:
     betas = betas_record(row, frames, row["mels"], row["audio_samples"])
     uri = betas_uri(out, row["dataset"], row["emotion"], row["clip_id"])
     storage.write_table_atomic(tagged_table([betas], BETAS_SCHEMA, meta), uri)
+    # an earlier run's error record goes before the commit: once the clips row exists, nothing is left
+    # to fail, so a clip reported failed is never one that a rerun finds committed
+    storage.delete(errors_uri(out, row["clip_id"]))
     clip = {k: row[k] for k in CLIPS_SCHEMA.names if k in row} | {"n_frames": n}
     storage.write_table_atomic(
         tagged_table([clip], CLIPS_SCHEMA, meta), clips_uri(out, row["dataset"], row["clip_id"])
     )
-    storage.delete(errors_uri(out, row["clip_id"]))
     return n
 
 
