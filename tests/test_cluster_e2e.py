@@ -199,13 +199,9 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
         "--size 128"
     )
     videos = lambda: [k for k in keys(s3_bucket, "videos/clip") if k.endswith(".mp4")]  # noqa: E731
-    assert stop_once(address, env, render, started=lambda: bool(videos())) == "STOPPED"
-    done_before = videos()
-    assert 1 <= len(done_before) <= 4  # as for extract: the stop may land after the last video
-    status, logs = submit(address, env, render)
+    status, logs = submit(address, env, render)  # (stop-and-rerun is shown above, for extract)
     assert status == "SUCCEEDED", logs
     assert videos() == [f"videos/clip{i}.mp4" for i in range(4)]
-    assert f'"skipped": {len(done_before)}' in logs, logs[-3000:]  # committed videos are not redone
 
 
 def test_stages_spread_over_the_nodes_and_a_removed_node_loses_nothing(tmp_path):

@@ -16,8 +16,8 @@ from talkingface.video import probe
 
 def test_demo_runs_every_job_and_its_report_loads(ray_session, tmp_path, capsys):
     out = tmp_path / "demo"
-    argv = ["--out", str(out), "--offline", "--clips", "4", "--seconds", "1.0", "--head-epochs", "3"]
-    assert demo([*argv, "--tune-samples", "3", "--tune-epochs", "2"]) == 0
+    argv = ["--out", str(out), "--offline", "--clips", "4", "--seconds", "1.0", "--head-epochs", "2"]
+    assert demo([*argv, "--tune-samples", "2", "--tune-epochs", "1"]) == 0
     printed = capsys.readouterr().out
     assert "STAND-IN" in printed
 
@@ -27,7 +27,7 @@ def test_demo_runs_every_job_and_its_report_loads(ray_session, tmp_path, capsys)
     for model in ("head", "expnet"):
         metrics = json.loads((out / model / "model" / "metrics.json").read_text())
         assert metrics["curves"] and set(metrics["split"]) == {"train", "val", "test"}
-    assert len(pq.read_table(out / "tune" / "results.parquet")) == 3
+    assert len(pq.read_table(out / "tune" / "results.parquet")) == 2
     videos = sorted((out / "videos").glob("*.mp4"))
     names = {v.stem for v in videos}
     assert "expnet-only" in names and {n.rsplit("-", 2)[1] for n in names - {"expnet-only"}} == {
