@@ -30,9 +30,11 @@ from pathlib import Path
 import torch
 from peak_memory import PeakMemory, tree_pss_mib
 
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.runtime import init_ray
-from talkingface.betas import BetasExtractor, decode_clip
+from talkingface.betas import decode_clip
+from talkingface.betas.extractor import BetasExtractor
 from talkingface.face.align import align_face
 from talkingface.face.crop import apply_crop, plan_crop
 from talkingface.synth import make_corpus

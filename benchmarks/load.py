@@ -28,7 +28,8 @@ from peak_memory import Timeline, tree_pss_mib
 from PIL import Image
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.render import RenderBatchConfig, run_render
 from distributed.runtime import init_ray
 from talkingface.synth import make_corpus

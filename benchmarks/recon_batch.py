@@ -28,8 +28,8 @@ from PIL import Image
 from safetensors.torch import load_file
 from torch.utils.flop_counter import FlopCounterMode
 
-from talkingface.face.align import align_face, recon_input
-from talkingface.face.reconstruct import RECON_FP32_ISLANDS
+from talkingface.face.align import align_face
+from talkingface.face.reconstruct import RECON_FP32_ISLANDS, recon_input
 from talkingface.models.recon_net import ReconNet
 from talkingface.precision import DTYPES, clear_fp32_islands, native_precisions, region, set_fp32_islands
 from talkingface.weights.load import load_state

@@ -28,7 +28,8 @@ from PIL import Image
 from skimage import data
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.render import RenderBatchConfig, run_render
 from distributed.runtime import init_ray
 from distributed.train import TrainJobConfig, run_training

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.extract.preflight import ConfigurationError
 from distributed.runtime import init_ray
 from jobs.options import job_parser, parse_job_config

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 EXP_DIM = 64
 POSE_DIM = 6
@@ -68,7 +67,9 @@ POSE_6 = CoeffLayout("pose_6", (("angle", 3), ("trans", 3)))
 def full_to_73(full, crop_params):
     """SadTalker's saved row: exp | angle | trans of a 257-row plus (s, tx, ty) crop parameters."""
     parts = [FULL_257.get(full, "exp"), FULL_257.get(full, "angle"), FULL_257.get(full, "trans")]
-    if isinstance(full, torch.Tensor):
+    if not isinstance(full, np.ndarray):  # a tensor; numpy callers (data workers) never import torch
+        import torch
+
         crop = torch.as_tensor(crop_params, dtype=full.dtype).expand(*full.shape[:-1], 3)
         return torch.cat([*parts, crop], dim=-1)
     crop = np.broadcast_to(np.asarray(crop_params, dtype=full.dtype), (*full.shape[:-1], 3))

@@ -19,7 +19,8 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors, list_tasks
 
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 
 POLL_S = 0.2
 

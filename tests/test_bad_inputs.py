@@ -15,7 +15,8 @@ import soundfile
 from PIL import Image
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from talkingface.synth import make_corpus
 
 NON_UTF8_DIR = b"caf\xe9 dir"  # latin-1 bytes: not a valid UTF-8 file name

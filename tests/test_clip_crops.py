@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from talkingface.betas import BetasExtractor, decode_clip
+from talkingface.betas import decode_clip
 from talkingface.betas.crops import crop_clip, crop_info_from_json, crop_info_json
+from talkingface.betas.extractor import BetasExtractor
 from talkingface.face.detect import NoFaceError
 from talkingface.video import read_frames, write_video
 

@@ -13,7 +13,8 @@ import pytest
 import soundfile
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.extract.preflight import ConfigurationError
 from talkingface.synth import make_corpus
 from talkingface.video import probe, write_video

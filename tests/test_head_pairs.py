@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.train import ensure_head_pairs, split_clips
 from talkingface.synth import make_corpus
 from talkingface.training.expnet import load_expnet_source, predict_clip

@@ -13,12 +13,11 @@ from talkingface.face.align import (
     LM3D_FILE,
     TransParams,
     align_face,
-    coeff_row,
     fit_pos,
     five_points,
-    recon_input,
     standard_landmarks,
 )
+from talkingface.face.reconstruct import coeff_row, recon_input
 from talkingface.models.recon_net import ReconConfig, ReconNet
 from talkingface.parity.checks_recon import check_align, check_net
 from talkingface.parity.tolerance import tolerance_for

@@ -15,7 +15,8 @@ import soundfile
 from PIL import Image
 
 import storage
-from distributed.extract import ExtractConfig, run_extract
+from distributed.extract.config import ExtractConfig
+from distributed.extract.pipeline import run_extract
 from distributed.render import RenderBatchConfig, run_render
 from talkingface.synth import make_corpus
 

@@ -1,6 +1,5 @@
-"""Distributed beta extraction: corpus -> Ray Data -> per-clip Parquet commits."""
+"""Distributed beta extraction: corpus -> Ray Data -> per-clip Parquet commits.
 
-from distributed.extract.config import ExtractConfig
-from distributed.extract.pipeline import ExtractSummary, run_extract
-
-__all__ = ["ExtractConfig", "ExtractSummary", "run_extract"]
+``config.ExtractConfig`` and ``pipeline.run_extract`` are the entry points. The package imports nothing
+itself: its decode and commit workers load ``udfs`` without torch.
+"""

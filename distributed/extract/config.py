@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from distributed.faults import crash_switches
-from talkingface.precision import PRECISIONS
+from talkingface.face.detect import DetectorConfig
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class ExtractConfig:
         """Frames per recon-net forward on ``device``."""
         return self.batch_size or (32 if device.startswith("cuda") else 4)
 
+    def detector_config(self) -> DetectorConfig:
+        """The face detector + landmark backend these flags ask for."""
+        weights_dir = Path(self.face_weights) if self.face_weights else None
+        return DetectorConfig(face_detector=self.detector, landmarks=self.landmarks, weights_dir=weights_dir,
+                              detect_every=self.detect_every)  # fmt: skip
+
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"--concurrency must be >= 1, got {self.concurrency}")
@@ -59,8 +66,11 @@ class ExtractConfig:
             raise ValueError(f"--batch-size, --landmark-stride and --detect-every must be >= 1, got {self}")
         if not 0 <= self.num_gpus_per_actor <= 8:
             raise ValueError(f"--num-gpus-per-actor must be in [0, 8], got {self.num_gpus_per_actor}")
-        if self.precision is not None and self.precision not in PRECISIONS:
-            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision is not None:
+            from talkingface.precision import PRECISIONS  # torch: not at module level, see udfs.py
+
+            if self.precision not in PRECISIONS:
+                raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.max_retries < 0:
             raise ValueError(f"--max-retries must be >= 0, got {self.max_retries}")
         crash_switches(self.crash_on)

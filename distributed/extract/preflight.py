@@ -13,7 +13,7 @@ from pathlib import Path
 
 import storage
 from distributed.extract.config import ExtractConfig
-from talkingface.face.detect import DetectorConfig, backend_files, resolve
+from talkingface.face.detect import backend_files, resolve
 from talkingface.face.dlib_models import MissingWeightsError, model_sha256
 from talkingface.weights.load import CHECKPOINT_SUFFIXES
 from talkingface.weights.registry import part
@@ -65,15 +65,6 @@ def _local_hash(path: str) -> str:
     return "sha256:" + model_sha256(Path(path).resolve())
 
 
-def detector_config(config: ExtractConfig) -> DetectorConfig:
-    return DetectorConfig(
-        face_detector=config.detector,
-        landmarks=config.landmarks,
-        weights_dir=Path(config.face_weights) if config.face_weights else None,
-        detect_every=config.detect_every,
-    )
-
-
 def code_version() -> str:
     """``git describe`` of the checkout the job runs from (``unknown`` outside a git checkout)."""
     repo = Path(__file__).resolve().parents[2]
@@ -94,7 +85,7 @@ def preflight(config: ExtractConfig) -> tuple[ExtractConfig, dict]:
     """Resolve ``auto`` backends and check every file; returns (resolved config, provenance record)."""
     recon = recon_weights(config)
     try:
-        faces = resolve(detector_config(config))
+        faces = resolve(config.detector_config())
         files = backend_files(faces)
     except (MissingWeightsError, ValueError) as err:
         raise ConfigurationError(str(err)) from None

@@ -1,5 +1,8 @@
 """Ray Data UDFs of the extraction pipeline; one clip per row, failures travel as rows.
 
+Decode and commit workers import this module, so it loads no torch at import time (about 4 s of CPU per
+new worker process); the recon actor imports its models when it starts.
+
 Every stage passes rows through unchanged once ``error`` is set, so one bad clip becomes one
 errors-table row and never a dropped block.
 """
@@ -18,12 +21,10 @@ from distributed.extract.config import ExtractConfig
 from distributed.extract.layout import betas_uri, clips_uri, errors_uri
 from distributed.faults import crash_if_switched, crash_switches
 from storage.schemas import BETAS_SCHEMA, CLIPS_SCHEMA, ERRORS_SCHEMA, to_table
-from talkingface.betas import BetasExtractor, FrameBetas, decode_clip, frame_windows
+from talkingface.betas import FrameBetas, decode_clip, frame_windows
 from talkingface.betas.crops import ClipCrops, crop_info_from_json, crop_info_json
-from talkingface.betas.extractor import detector_config
 from talkingface.betas.record import betas_record
 from talkingface.face.detect import LandmarkDetector, NoFaceError
-from talkingface.precision import resolve_precision
 
 EMPTY_FRAMES = np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -55,9 +56,7 @@ def _fail(row: dict, stage: str, err: BaseException) -> dict:
 @functools.cache
 def _clip_detector(config: ExtractConfig) -> LandmarkDetector:
     """The decode stage's face detector (plans each clip's crop), built once per worker process."""
-    return LandmarkDetector(
-        detector_config(config.detector, config.landmarks, config.face_weights, config.detect_every)
-    )
+    return LandmarkDetector(config.detector_config())
 
 
 def decode_clips(batch: dict, config: ExtractConfig) -> dict:
@@ -88,6 +87,9 @@ class ReconActor:
 
     def __init__(self, config: ExtractConfig):
         import torch
+
+        from talkingface.betas.extractor import BetasExtractor
+        from talkingface.precision import resolve_precision
 
         device = "cuda" if config.num_gpus_per_actor > 0 and torch.cuda.is_available() else "cpu"
         self.config = config

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from talkingface.betas.crops import ClipCrops, crop_clip
+from talkingface.betas.record import FrameBetas
 from talkingface.face.detect import DetectorConfig, LandmarkDetector
 from talkingface.face.reconstruct import FaceReconstructor
 from talkingface.models.recon_net import ReconNet
@@ -28,15 +28,6 @@ STAND_IN_WARNING = (
     "no checkpoint given: the 3DMM recon net runs on seeded stand-in weights, so the coefficients are "
     "NOT real face reconstructions (fetch the official weights with `talkingface models fetch`)"
 )
-
-
-@dataclass(frozen=True)
-class FrameBetas:
-    """``full`` [T, 257] recon coefficients, ``crop`` [T, 3] alignment (s, tx, ty), ``face_found`` [T]."""
-
-    full: np.ndarray
-    crop: np.ndarray
-    face_found: np.ndarray
 
 
 class BetasExtractor:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from talkingface.betas.extractor import FrameBetas
 from talkingface.coeffs import FULL_257
+
+
+@dataclass(frozen=True)
+class FrameBetas:
+    """``full`` [T, 257] recon coefficients, ``crop`` [T, 3] alignment (s, tx, ty), ``face_found`` [T]."""
+
+    full: np.ndarray
+    crop: np.ndarray
+    face_found: np.ndarray
 
 
 def betas_record(

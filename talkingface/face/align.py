@@ -22,10 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
-
-from talkingface.coeffs import full_to_73
 
 LM3D_FILE = Path(__file__).resolve().parents[1] / "assets" / "lm3d_mean.json"
 TARGET_SIZE = 224
@@ -111,7 +108,7 @@ def align_face(
     which fits the standard five points spread over the whole image, as SadTalker does.
     """
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-        raise ValueError(f"image: expected uint8 [H, W, 3], got {_describe(image)}")
+        raise ValueError(f"image: expected uint8 [H, W, 3], got {describe_array(image)}")
     if image.shape[2] != 3:
         raise ValueError(f"image: expected 3 channels (RGB), got shape {image.shape}")
     h0, w0 = image.shape[:2]
@@ -143,30 +140,6 @@ def _resize_and_crop(image: Image.Image, t: np.ndarray, s: float) -> np.ndarray:
     return np.asarray(resized.crop((left, up, left + TARGET_SIZE, up + TARGET_SIZE)))
 
 
-def recon_input(crops: np.ndarray | list[np.ndarray]) -> torch.Tensor:
-    """Aligned crops (uint8 [224, 224, 3], or a batch/list of them) -> ReconNet input [B, 3, 224, 224]."""
-    batch = np.stack(crops) if isinstance(crops, list) else np.asarray(crops)
-    if batch.ndim == 3:
-        batch = batch[None]
-    if batch.dtype != np.uint8 or batch.shape[1:] != (TARGET_SIZE, TARGET_SIZE, 3):
-        raise ValueError(
-            f"crops: expected uint8 [B, {TARGET_SIZE}, {TARGET_SIZE}, 3], got {_describe(batch)}"
-        )
-    scaled = batch / 255.0  # float64 then float32, as SadTalker does
-    return torch.from_numpy(scaled).to(torch.float32).permute(0, 3, 1, 2).contiguous()
-
-
-def coeff_row(full: torch.Tensor, trans: TransParams | list[TransParams]) -> torch.Tensor:
-    """ReconNet rows [B, 257] + their crops' TransParams -> SadTalker's saved rows [B, 73]."""
-    params = [trans] if isinstance(trans, TransParams) else list(trans)
-    if full.ndim != 2 or len(params) != full.shape[0]:
-        raise ValueError(
-            f"full: expected [B, 257] with B = {len(params)} trans params, got {tuple(full.shape)}"
-        )
-    crop = torch.from_numpy(np.stack([p.crop_params for p in params])).to(full.device)  # [B, 3]
-    return full_to_73(full, crop)
-
-
 def _check_points(points: np.ndarray, n: int, name: str, dims: tuple[int, ...] = (2,)) -> np.ndarray:
     if points.ndim != 2 or points.shape[0] != n or points.shape[1] not in dims:
         raise ValueError(f"{name}: expected [{n}, {' or '.join(map(str, dims))}] points, got {points.shape}")
@@ -175,7 +148,8 @@ def _check_points(points: np.ndarray, n: int, name: str, dims: tuple[int, ...] =
     return points
 
 
-def _describe(x: object) -> str:
+def describe_array(x: object) -> str:
+    """``x``'s dtype and shape for an error message (its type for a non-array)."""
     if isinstance(x, np.ndarray):
         return f"{x.dtype} array of shape {x.shape}"
     return type(x).__name__

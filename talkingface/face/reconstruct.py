@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from talkingface.face.align import TransParams, align_face, coeff_row, recon_input
+from talkingface.coeffs import full_to_73
+from talkingface.face.align import TARGET_SIZE, TransParams, align_face, describe_array
 from talkingface.face.crop import CropInfo, apply_crop, plan_crop
 from talkingface.face.detect import LandmarkDetector, NoFaceError
 from talkingface.models.recon_net import ReconNet
@@ -37,6 +38,30 @@ ALIGN_MODES = ("landmarks", "standard", "auto")
 # kept in float32 under bf16/fp16: the 1x1 coefficient heads (cheap; angles and translations feed
 # the renderer's keypoints directly). benchmarks/recon_batch.py prints the difference from fp32.
 RECON_FP32_ISLANDS = ("final_layers",)
+
+
+def recon_input(crops: np.ndarray | list[np.ndarray]) -> torch.Tensor:
+    """Aligned crops (uint8 [224, 224, 3], or a batch/list of them) -> ReconNet input [B, 3, 224, 224]."""
+    batch = np.stack(crops) if isinstance(crops, list) else np.asarray(crops)
+    if batch.ndim == 3:
+        batch = batch[None]
+    if batch.dtype != np.uint8 or batch.shape[1:] != (TARGET_SIZE, TARGET_SIZE, 3):
+        raise ValueError(
+            f"crops: expected uint8 [B, {TARGET_SIZE}, {TARGET_SIZE}, 3], got {describe_array(batch)}"
+        )
+    scaled = batch / 255.0  # float64 then float32, as SadTalker does
+    return torch.from_numpy(scaled).to(torch.float32).permute(0, 3, 1, 2).contiguous()
+
+
+def coeff_row(full: torch.Tensor, trans: TransParams | list[TransParams]) -> torch.Tensor:
+    """ReconNet rows [B, 257] + their crops' TransParams -> SadTalker's saved rows [B, 73]."""
+    params = [trans] if isinstance(trans, TransParams) else list(trans)
+    if full.ndim != 2 or len(params) != full.shape[0]:
+        raise ValueError(
+            f"full: expected [B, 257] with B = {len(params)} trans params, got {tuple(full.shape)}"
+        )
+    crop = torch.from_numpy(np.stack([p.crop_params for p in params])).to(full.device)  # [B, 3]
+    return full_to_73(full, crop)
 
 
 @dataclass(frozen=True)

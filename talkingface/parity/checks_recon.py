@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from talkingface.face.align import align_face, coeff_row, recon_input
+from talkingface.face.align import align_face
+from talkingface.face.reconstruct import coeff_row, recon_input
 from talkingface.models.recon_net import ReconNet
 from talkingface.parity.golden import GoldenSet
 from talkingface.weights.load import load_state
