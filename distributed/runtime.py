@@ -8,8 +8,14 @@ import ray
 
 from storage.redact import install_log_redaction
 
-# Every worker of the job masks credentials in its log records, as the driver does.
-WORKER_RUNTIME_ENV = {"worker_process_setup_hook": "storage.redact.install_log_redaction"}
+# Every worker of the job masks credentials in its log records, as the driver does. Idle OpenMP threads
+# sleep instead of spinning: with tasks and actors sharing cores, spinning torch threads slowed a 2-thread
+# recon actor 4x (benchmarks/extract_speed.py). Set for the whole job, not per stage, so that a worker
+# process can serve several stages instead of each stage starting its own.
+WORKER_RUNTIME_ENV = {
+    "worker_process_setup_hook": "storage.redact.install_log_redaction",
+    "env_vars": {"OMP_WAIT_POLICY": "PASSIVE"},
+}
 
 
 def init_ray(num_cpus: int | None = None) -> None:

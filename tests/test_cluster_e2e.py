@@ -209,7 +209,7 @@ def test_stages_spread_over_the_nodes_and_a_removed_node_loses_nothing(tmp_path)
     and recon actors run on the worker nodes; one worker node is removed (killed) once the first clip is
     committed, and its work is redone on the other: every clip committed exactly once, no error row."""
     corpus = tmp_path / "corpus"
-    make_corpus(corpus, n_clips_per_dataset=4, seconds=1.0, seed=0)
+    make_corpus(corpus, n_clips_per_dataset=4, seconds=0.6, seed=0)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(REPO)}
     env.pop("RAY_ADDRESS", None)
     out = tmp_path / "out"

@@ -23,9 +23,6 @@ from storage.schemas import ERRORS_SCHEMA
 log = logging.getLogger(__name__)
 
 DECODE_MEMORY = 768 * 1024**2  # bytes reserved per decode task (measured: up to 636 MiB for 10 s of 1080p)
-# Idle OpenMP threads sleep instead of spinning: with decode tasks and actors sharing cores, spinning torch
-# threads slowed a 2-thread recon actor 4x (benchmarks/extract_speed.py).
-WORKER_ENV = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
 
 @dataclass
@@ -143,7 +140,6 @@ def build_dataset(
         batch_size=1,
         num_cpus=1,
         memory=DECODE_MEMORY,
-        runtime_env=WORKER_ENV,
         max_retries=config.max_retries,
     )
     ds = ds.map_batches(
@@ -152,7 +148,6 @@ def build_dataset(
         batch_size=1,
         num_gpus=config.num_gpus_per_actor,
         num_cpus=config.num_cpus_per_actor,
-        runtime_env=WORKER_ENV,
         **actor_stage(*config.actor_pool(), config.max_retries, last_pass=one_per_block),
     )
     return ds.map_batches(

@@ -26,7 +26,6 @@ from distributed.runtime import init_ray
 from storage.schemas import RENDER_RESULTS_SCHEMA, to_table
 
 log = logging.getLogger(__name__)
-WORKER_ENV = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}  # idle torch threads sleep (shared cores)
 FPS = 25
 
 
@@ -62,7 +61,6 @@ def _actor_args(
         "batch_size": 1,
         "num_cpus": num_cpus,
         "num_gpus": num_gpus,
-        "runtime_env": WORKER_ENV,
         **actor_stage(size, size, config.max_retries, last_pass),  # Ray Data's default retries forever
     }
 
