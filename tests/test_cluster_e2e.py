@@ -143,7 +143,7 @@ def upload_dir(local: Path, bucket: str, prefix: str) -> None:
 def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tmp_path):
     address, env = ray_head
     corpus = tmp_path / "corpus"
-    make_corpus(corpus, n_clips_per_dataset=2, seconds=1.0, seed=0)
+    make_corpus(corpus, n_clips_per_dataset=2, seconds=0.6, seed=0)
     upload_dir(corpus, s3_bucket, "corpus")
     s3 = f"s3://{s3_bucket}"
 
@@ -172,7 +172,7 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
 
     status, logs = submit(
         address, env,
-        f"python -m jobs.tune --features {s3}/features --out {s3}/tune --num-samples 2 --max-epochs 2 "
+        f"python -m jobs.tune --features {s3}/features --out {s3}/tune --num-samples 2 --max-epochs 1 "
         "--grace-period 1 --max-concurrent-trials 1 --families linear mlp --val-fraction 0.25 "
         "--test-fraction 0.25",
     )  # fmt: skip
@@ -191,7 +191,7 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
     client.upload_file(str(wav), s3_bucket, "inputs/voice.wav")
     client.upload_file(str(face), s3_bucket, "inputs/face.png")
     rows = [{"id": f"clip{i}", "audio": f"{s3}/inputs/voice.wav", "image": f"{s3}/inputs/face.png", "seed": i}
-            for i in range(4)]  # fmt: skip
+            for i in range(2)]  # fmt: skip
     manifest = "".join(json.dumps(row) + "\n" for row in rows).encode()
     client.put_object(Bucket=s3_bucket, Key="inputs/manifest.jsonl", Body=manifest)
     render = (
@@ -201,7 +201,7 @@ def test_every_job_submitted_to_a_real_head_writes_to_s3(ray_head, s3_bucket, tm
     videos = lambda: [k for k in keys(s3_bucket, "videos/clip") if k.endswith(".mp4")]  # noqa: E731
     status, logs = submit(address, env, render)  # (stop-and-rerun is shown above, for extract)
     assert status == "SUCCEEDED", logs
-    assert videos() == [f"videos/clip{i}.mp4" for i in range(4)]
+    assert videos() == [f"videos/clip{i}.mp4" for i in range(2)]
 
 
 def test_stages_spread_over_the_nodes_and_a_removed_node_loses_nothing(tmp_path):

@@ -56,7 +56,7 @@ def test_extraction_through_a_long_outage_reports_then_a_rerun_completes(flaky, 
     """S3 down for 25 s once the first clip is committed: commits in that window fail (retries spent)
     and are reported, the job exits non-zero; the rerun commits exactly the missing clips."""
     corpus = tmp_path / "corpus"
-    make_corpus(corpus, n_clips_per_dataset=2, seconds=1.0, seed=2)
+    make_corpus(corpus, n_clips_per_dataset=2, seconds=0.6, seed=2)
     out = f"s3://{s3_bucket}/features"
     env = {**os.environ, "AWS_ENDPOINT_URL": flaky.url, "PYTHONPATH": str(REPO)}
     env["TALKINGFACE_S3_MAX_ATTEMPTS"] = "3"  # give up within seconds, well inside the outage
