@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -206,3 +208,11 @@ def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
     for error in errors:  # reasons name the S3 source, not the local cache copy that was decoded
         assert error["source_uri"].startswith(prefix) and error["source_uri"] in error["reason"]
     assert run_extract(offline_config(prefix, out)).processed == 0
+
+
+def test_decode_and_commit_workers_do_not_import_torch():
+    """What a decode or commit task unpickles (its UDF module, the config) loads no torch: a new worker
+    process would spend seconds of CPU on it."""
+    script = "import sys, distributed.extract.udfs, distributed.extract.config; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
