@@ -97,6 +97,9 @@ def ray_context(s3_endpoint):
     import ray
     from ray.data import DataContext
 
+    from distributed.runtime import configure_data_context
+
+    configure_data_context()
     context = ray.init(
         address="local", num_cpus=4, log_to_driver=False, include_dashboard=True, configure_logging=False
     )
