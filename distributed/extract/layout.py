@@ -31,8 +31,8 @@ def errors_uri(out: str, clip_id: str) -> str:
 
 
 def clip_files(prefix: str) -> dict[str, str]:
-    """clip_id -> URI of the committed per-clip Parquet files under ``prefix`` (temp files never carry the
-    .parquet suffix)."""
+    """clip_id -> URI of the committed per-clip Parquet files under ``prefix`` (``storage.list_uris`` skips
+    the hidden staging files of writers that were killed mid-write)."""
     if not storage.exists(prefix):
         return {}
     uris = [u for u in storage.list_uris(prefix) if u.endswith(PARQUET)]
