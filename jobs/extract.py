@@ -19,7 +19,6 @@ import sys
 from distributed.extract.config import ExtractConfig
 from distributed.extract.pipeline import run_extract
 from distributed.extract.preflight import ConfigurationError
-from distributed.runtime import init_ray
 from jobs.options import job_parser, parse_job_config
 from talkingface.face.detect import DETECTORS, LANDMARKS
 from talkingface.precision import PRECISIONS
@@ -81,7 +80,6 @@ def parse_args(argv: list[str] | None) -> ExtractConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    init_ray()
     try:
         summary = run_extract(config)
     except ConfigurationError as err:

@@ -192,6 +192,16 @@ def test_missing_weights_stop_the_job_before_any_clip(ray_session, corpus, tmp_p
     assert not out.exists(), "a configuration error must stop the job before any output"
 
 
+def test_a_configuration_error_exits_before_ray_starts(corpus, tmp_path):
+    """The command line a user runs: no weights -> exit code 2 and one message, Ray never started."""
+    out = tmp_path / "never"
+    cmd = [sys.executable, "-m", "jobs.extract", "--corpus", str(corpus), "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "configuration error: no SadTalker checkpoints given" in done.stderr
+    assert "Started a local Ray instance" not in done.stderr and not out.exists()
+
+
 def test_extract_from_and_to_s3(ray_session, s3_bucket, corpus):
     prefix = f"s3://{s3_bucket}/corpus"
     for path in corpus.rglob("*"):

@@ -18,6 +18,7 @@ from distributed.extract.plan import pending_clips
 from distributed.extract.preflight import check_mixing, preflight
 from distributed.extract.udfs import ReconActor, commit_clips, decode_clips, tagged_table
 from distributed.faults import actor_stage, lost_reason, tolerate_lost_blocks
+from distributed.runtime import init_ray
 from storage.schemas import ERRORS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ def reason_group(stage: str, reason: str, source_uri: str) -> str:
 def run_extract(config: ExtractConfig) -> ExtractSummary:
     """Process every clip of the corpus that has no committed output in ``config.out``.
 
-    Raises ConfigurationError before any clip when a weight file is missing, stand-in weights were not
-    asked for, or the output holds results of another provenance.
+    Raises ConfigurationError before any clip (and before Ray starts) when a weight file is missing,
+    stand-in weights were not asked for, or the output holds results of another provenance.
     """
     start = time.time()
     config, provenance = preflight(config)
@@ -74,6 +75,8 @@ def run_extract(config: ExtractConfig) -> ExtractSummary:
         )
         _write_error(config.out, rejection.clip_id, rejection.uri, "scan", reason, meta)
     pending = plan.rows
+    if pending:  # Ray starts only once the configuration and the plan are known to be good
+        init_ray()
     for last_pass in (False, True):  # the last pass runs rows a dead worker took along, one per block
         if not pending:
             break
