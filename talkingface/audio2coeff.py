@@ -22,7 +22,7 @@ import torch
 from scipy.signal import savgol_filter
 from torch import nn
 
-from talkingface.audio.features import MelWindows
+from talkingface.audio.features import WindowSource
 from talkingface.coeffs import COEFF_70, COEFF_73
 from talkingface.models.expnet import ExpNet
 from talkingface.models.posevae import Audio2Pose, PoseChunks
@@ -122,6 +122,22 @@ def _coeff_rows(rows: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     return rows.reshape(-1, rows.shape[-1])[:, : COEFF_70.dim]
 
 
+def _source_row(source_coeff: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The source image's single COEFF_70/73 row as [70]."""
+    source = _coeff_rows(source_coeff, "source_coeff")
+    if source.shape[0] != 1:
+        raise ValueError(f"source_coeff must be a single row, got shape {tuple(source.shape)}")
+    return source[0]
+
+
+def _span(start: int, stop: int | None, num_frames: int) -> tuple[int, int]:
+    """(start, stop) of frames start..stop-1 (stop None: to the end); ValueError outside the clip."""
+    stop = num_frames if stop is None else stop
+    if not 0 <= start < stop <= num_frames:
+        raise ValueError(f"frame span [{start}, {stop}) is not inside the clip's {num_frames} frames")
+    return start, stop
+
+
 def _pose_of(rows: torch.Tensor) -> torch.Tensor:
     """angle | trans (layout POSE_6) of COEFF_70 rows."""
     return torch.cat([COEFF_70.get(rows, "angle"), COEFF_70.get(rows, "trans")], dim=-1)
@@ -137,11 +153,11 @@ def _mel_windows(windows: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 class _WindowBatches:
     """Frames ``start..stop-1`` of a clip's mel windows as [n, 1, 80, 16] on ``device``: sliced from a
-    tensor, or cut from the mel on demand (:class:`MelWindows`: a long clip's windows never all exist)."""
+    tensor, or cut on demand from a :class:`WindowSource` (a long clip's windows never all exist)."""
 
-    def __init__(self, windows: np.ndarray | torch.Tensor | MelWindows, device: torch.device) -> None:
+    def __init__(self, windows: np.ndarray | torch.Tensor | WindowSource, device: torch.device) -> None:
         self.device = device
-        if isinstance(windows, MelWindows):
+        if isinstance(windows, WindowSource):
             if len(windows) < 1:
                 raise ValueError("mel windows must hold T >= 1 frames, got 0")
             self.lazy, self.num_frames = windows, len(windows)
@@ -209,7 +225,7 @@ class Audio2Coeff(nn.Module):
     @torch.inference_mode()
     def predict(
         self,
-        windows: np.ndarray | torch.Tensor | MelWindows,
+        windows: np.ndarray | torch.Tensor | WindowSource,
         source_coeff: np.ndarray | torch.Tensor,
         cfg: Audio2CoeffConfig | None = None,
         *,
@@ -234,10 +250,7 @@ class Audio2Coeff(nn.Module):
         device = next(self.parameters()).device
         mels = _WindowBatches(windows, device)  # mels(a, b): [b - a, 1, 80, 16]
         num_frames = mels.num_frames
-        source = _coeff_rows(source_coeff, "source_coeff")
-        if source.shape[0] != 1:
-            raise ValueError(f"source_coeff must be a single row, got shape {tuple(source.shape)}")
-        source = source[0].to(device)  # [70]
+        source = _source_row(source_coeff).to(device)  # [70]
 
         if ref_eyeblink is None:
             ref_exp = COEFF_70.get(source, "exp").expand(num_frames, -1)  # [T, 64]
@@ -271,19 +284,124 @@ class Audio2Coeff(nn.Module):
             audio_emb=chunk_emb.cpu(),
         )
 
-    def _expressions(
-        self, mels: _WindowBatches, ref_exp: torch.Tensor, blink: torch.Tensor, batch: int
+    @torch.inference_mode()
+    def expression_span(
+        self,
+        windows: np.ndarray | torch.Tensor | WindowSource,
+        source_coeff: np.ndarray | torch.Tensor,
+        cfg: Audio2CoeffConfig | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        *,
+        blink: np.ndarray | torch.Tensor | None = None,
+        ref_eyeblink: np.ndarray | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """ExpNet over all frames, ``batch`` frames per call -> [T, 64]."""
-        starts = range(0, mels.num_frames, batch)
-        return torch.cat(
-            [self.expnet(mels(i, i + batch), ref_exp[i : i + batch], blink[i : i + batch]) for i in starts]
-        )
+        """``predict(...).exp[start:stop]`` [n, 64], computed from those frames' mel windows only."""
+        cfg = cfg or Audio2CoeffConfig()
+        device = next(self.parameters()).device
+        mels = _WindowBatches(windows, device)
+        start, stop = _span(start, stop, mels.num_frames)
+        source = _source_row(source_coeff).to(device)
+        frames = torch.arange(start, stop)
+        if ref_eyeblink is None:
+            ref_exp = COEFF_70.get(source, "exp").expand(len(frames), -1)  # [n, 64]
+        else:
+            rows = _coeff_rows(ref_eyeblink, "ref_eyeblink")
+            ref_exp = COEFF_70.get(rows[frames % rows.shape[0]], "exp")  # looped to T, as predict
+        if cfg.use_blink and ref_eyeblink is None:
+            blink = _blink_input(mels.num_frames, cfg.seed, blink)[start:stop]
+        else:
+            blink = torch.zeros(len(frames), 1)
+        return self._expressions(
+            mels, ref_exp.to(device), blink.to(device), cfg.frames_per_batch, start
+        ).cpu()
 
-    def _pose_audio(self, mels: _WindowBatches, batch: int) -> torch.Tensor:
-        """PoseVAE audio embeddings of frames 1..T-1, ``batch`` frames per call -> [T-1, 512]."""
+    @torch.inference_mode()
+    def pose_span(
+        self,
+        windows: np.ndarray | torch.Tensor | WindowSource,
+        source_coeff: np.ndarray | torch.Tensor,
+        cfg: Audio2CoeffConfig | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        *,
+        z: np.ndarray | torch.Tensor | None = None,
+        ref_pose: np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``predict(...).coeffs[start:stop, 64:]``: the smoothed pose [n, 6] of those frames, from the
+        PoseVAE chunks that cover them and the smoothing window around them."""
+        cfg = cfg or Audio2CoeffConfig()
+        device = next(self.parameters()).device
+        mels = _WindowBatches(windows, device)
+        num_frames = mels.num_frames
+        start, stop = _span(start, stop, num_frames)
+        source = _source_row(source_coeff).to(device)
+        ref6 = _pose_of(source)  # [6]
+        # the Savitzky-Golay filter sees [lo, hi): every output frame keeps its whole window, and a clip
+        # edge inside the span is fitted from the same `window` frames as in the whole clip
+        half, window = cfg.smooth_window // 2, cfg.smooth_window
+        lo = max(0, min(start - half, num_frames - window))
+        hi = min(num_frames, max(stop + half, lo + window))
+        plan = PoseChunks.plan(num_frames, self.posevae.cfg.seq_len)
+        z = _latents(plan.count, self.posevae.cfg.latent, cfg.seed, z).to(device)
+        pose = (ref6 + self._motion_span(mels, ref6, z, cfg, lo, hi)).cpu()  # [hi - lo, 6]
+        smoothed = smooth_pose(pose.numpy(), cfg.smooth_window, cfg.smooth_order)[start - lo : stop - lo]
+        smoothed = torch.from_numpy(np.ascontiguousarray(smoothed, dtype=np.float32))
+        if ref_pose is not None:
+            rows = _pose_of(_coeff_rows(ref_pose, "ref_pose"))  # [N, 6], looped to T as predict
+            smoothed = smoothed + (rows[torch.arange(start, stop) % rows.shape[0]] - rows[:1])
+        return smoothed
+
+    def _motion_span(
+        self,
+        mels: _WindowBatches,
+        ref6: torch.Tensor,
+        z: torch.Tensor,
+        cfg: Audio2CoeffConfig,
+        lo: int,
+        hi: int,
+    ) -> torch.Tensor:
+        """PoseVAE motion residuals of frames lo..hi-1 [hi - lo, 6], from the chunks covering them."""
+        seq = self.posevae.cfg.seq_len
+        plan = PoseChunks.plan(mels.num_frames, seq)
+        out = torch.zeros(hi - lo, 6, device=mels.device)
+        if plan.count == 0 or hi <= 1:
+            return out  # frame 0 has no motion
+        chunks = range((max(lo, 1) - 1) // seq, min((hi - 2) // seq, plan.count - 1) + 1)
+        first = min(plan.embedded(k, seq).start for k in chunks)
+        last = max(plan.embedded(k, seq).stop for k in chunks)
+        emb = self._pose_audio(mels, cfg.frames_per_batch, first, last)  # frames first..last-1
+        inputs = []
+        for k in chunks:  # short clips: the remainder chunk is left-padded with its first frame
+            part = emb[plan.embedded(k, seq).start - first : plan.embedded(k, seq).stop - first]
+            inputs.append(torch.cat([part[:1].expand(seq - part.shape[0], -1), part]))
+        cls = torch.full((len(chunks),), cfg.pose_style, dtype=torch.long, device=mels.device)
+        ref = ref6.expand(len(chunks), -1)
+        motion = self.posevae.netG.decoder(z[chunks[0] : chunks[-1] + 1], ref, torch.stack(inputs), cls)
+        for i, k in enumerate(chunks):  # [n, seq, 6] -> the frames each chunk outputs, cut to [lo, hi)
+            kept = plan.outputs(k, seq)
+            rows = motion[i, seq - len(kept) :]
+            a, b = max(kept.start, lo), min(kept.stop, hi)
+            out[a - lo : b - lo] = rows[a - kept.start : b - kept.start]
+        return out
+
+    def _expressions(
+        self, mels: _WindowBatches, ref_exp: torch.Tensor, blink: torch.Tensor, batch: int, start: int = 0
+    ) -> torch.Tensor:
+        """ExpNet over frames start..start+len(ref_exp)-1, ``batch`` frames per call -> [n, 64]."""
+        count = ref_exp.shape[0]
+        out = []
+        for i in range(0, count, batch):
+            j = min(i + batch, count)
+            out.append(self.expnet(mels(start + i, start + j), ref_exp[i:j], blink[i:j]))
+        return torch.cat(out)
+
+    def _pose_audio(self, mels: _WindowBatches, batch: int, first: int = 1, last: int | None = None):
+        """PoseVAE audio embeddings of frames first..last-1 (default 1..T-1), ``batch`` frames per call
+        -> [last - first, 512]."""
         encoder = self.posevae.audio_encoder.audio_encoder
-        out = torch.empty(max(mels.num_frames - 1, 0), 512, device=mels.device)  # filled in place
-        for i in range(1, mels.num_frames, batch):
-            out[i - 1 : i - 1 + batch] = encoder(mels(i, i + batch))
+        last = mels.num_frames if last is None else last
+        out = torch.empty(max(last - first, 0), 512, device=mels.device)  # filled in place
+        for i in range(first, last, batch):
+            out[i - first : i - first + batch] = encoder(mels(i, min(i + batch, last)))
         return out

@@ -194,3 +194,28 @@ def test_training_networks_run(golden):
         logits = net.netD_motion(motion)
     assert mu.shape == logvar.shape == (2, 64) and not torch.equal(mu, logvar)
     assert logits.shape == (2, 8)
+
+
+@pytest.mark.parametrize("num_frames", [1, 12, 40, 97])
+def test_spans_give_the_whole_clips_coefficients(model, source, num_frames):
+    """``expression_span`` / ``pose_span`` of any frame range equal the whole clip's ``predict`` rows: the
+    spans cross PoseVAE chunks, the remainder chunk, the smoothing window and both clip edges."""
+    from talkingface.audio import features_from_wav
+
+    wav = np.random.default_rng(num_frames).uniform(-0.3, 0.3, 640 * num_frames + 211).astype(np.float32)
+    feats = features_from_wav(wav)
+    cfg = Audio2CoeffConfig(seed=5, pose_style=7, frames_per_batch=8)
+    refs = {"ref_eyeblink": torch.randn(9, 73), "ref_pose": torch.randn(11, 70)}
+    for ref in ({}, refs):
+        whole = model.predict(feats.mel_windows, source, cfg, **ref).coeffs
+        spans = {(0, num_frames), (0, 1), (num_frames - 1, num_frames)}
+        spans |= {(a, min(a + n, num_frames)) for a in range(0, num_frames, 11) for n in (3, 40)}
+        for start, stop in sorted(spans):
+            exp = model.expression_span(
+                feats.mel_windows, source, cfg, start, stop, ref_eyeblink=ref.get("ref_eyeblink")
+            )
+            pose = model.pose_span(feats.mel_windows, source, cfg, start, stop, ref_pose=ref.get("ref_pose"))
+            torch.testing.assert_close(exp, whole[start:stop, :64], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(pose, whole[start:stop, 64:], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="frame span"):
+        model.pose_span(feats.mel_windows, source, cfg, 0, num_frames + 1)

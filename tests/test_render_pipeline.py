@@ -319,3 +319,46 @@ def test_free_view_angles_turn_the_head(pipeline, astronaut, short_wav, tmp_path
     assert np.abs(turned[-1] - plain[-1]).mean() > np.abs(turned[0] - plain[0]).mean()
     argv = ["--image", astronaut, "--audio", short_wav, "--out", str(tmp_path / "x.mp4")]
     assert main([*argv, "--input-yaw"]) == 2  # an axis flag needs at least one angle
+
+
+@pytest.mark.parametrize("preprocess", ["crop", "full"])
+def test_keypoint_spans_of_long_audio_match_the_whole_clip(
+    pipeline, astronaut, espeak_wav, tmp_path, preprocess
+):
+    """The render job's path for long audio: the audio decoded once to a raw file, then the keypoints of
+    any frame span from the samples that span needs. Every span (across PoseVAE chunks, the smoothing and
+    27-frame windows, the emotion head's window, free-view ramps, still, both clip edges) gives the
+    whole clip's keypoints."""
+    from talkingface.audio import audio_features
+    from talkingface.audio.pcm import decode_pcm
+    from talkingface.emotion import build_head, head_config, save_module
+
+    torch.manual_seed(1)
+    head = build_head(head_config("linear"))
+    with torch.no_grad():
+        for param in head.parameters():
+            param.normal_(0, 0.05)
+    head_dir = save_module(head, tmp_path / "head")
+    wav = str(tmp_path / "long.wav")  # 100 frames: the espeak clip, then noise
+    speech = load_audio(espeak_wav)
+    noise = np.random.default_rng(0).uniform(-0.2, 0.2, 64000 - len(speech)).astype(np.float32)
+    soundfile.write(wav, np.concatenate([speech, noise]), 16000)
+    features, pcm = audio_features(wav), decode_pcm(wav, tmp_path / "audio.f32")
+    assert len(pcm) == features.num_frames == 100
+    requests = [
+        RenderRequest(astronaut, wav, out="x.mp4", size=128, seed=3, pose_style=5),
+        RenderRequest(astronaut, wav, out="x.mp4", size=128, preprocess="full", emotion="happy",
+                      head=str(head_dir), alpha=0.7, yaw=(0.0, 20.0, -10.0), expression_scale=1.3),
+        RenderRequest(astronaut, wav, out="x.mp4", size=128, still=True),
+    ]  # fmt: skip
+    for request in requests:
+        source, _ = pipeline.source(request.image, request.size, request.preprocess)
+        loaded = None if request.head is None else pipeline.models.head(request.head)
+        kp_source, chunks = pipeline.keypoints(
+            request, source, pipeline.coefficients(request, source, features, loaded)
+        )
+        whole = torch.cat(list(chunks))
+        for start, stop in [(0, 100), (0, 1), (99, 100), (0, 30), (30, 61), (61, 100), (14, 15), (40, 88)]:
+            span_source, span = pipeline.keypoint_span(request, source, pcm, loaded, start, stop)
+            torch.testing.assert_close(span_source, kp_source)
+            torch.testing.assert_close(span, whole[start:stop], rtol=1e-4, atol=1e-5)

@@ -12,6 +12,7 @@ import math
 import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ from distributed.render.config import RenderBatchConfig
 from distributed.render.identity import FRAMES_KEY, HASH_KEY
 from distributed.render.plan import parts_uri, request_from_json, sources_uri
 from distributed.render.sources import load_source, save_source
-from talkingface.audio import audio_features, load_audio
-from talkingface.audio.features import crop_or_pad, num_video_frames, samples_per_frame
+from talkingface.audio.features import num_video_frames
+from talkingface.audio.pcm import decode_pcm
 from talkingface.render.pipeline import SourceFace, TalkingFacePipeline, local_input
 from talkingface.video import SAMPLE_RATE, WriterConfig, write_video
 from talkingface.video.concat import join_segments
@@ -102,45 +103,53 @@ class SourceActor(_ModelStage):
 
 
 class CoeffActor(_ModelStage):
-    """Audio -> ExpNet (+ emotion head) + PoseVAE -> keypoints of the whole clip -> one row per segment.
+    """Audio -> ExpNet (+ emotion head) + PoseVAE -> keypoints, one row per segment, yielded as each is ready.
 
-    The coefficient stage is the only temporal one (27-frame windows, free-view ramps), so it runs over
-    the whole clip once; cutting its keypoints into segments then renders exactly the frames of a single
-    pass.
+    The audio is decoded once to a raw file; each segment's keypoints are computed from the samples of its
+    frames and of the neighbours its temporal windows reach (PoseVAE chunks, pose smoothing, the head's
+    window, the 27-frame coefficient windows), so they equal a single pass over the whole clip and memory
+    depends on the segment length, not on the audio's.
     """
 
     def __init__(self, config: RenderBatchConfig) -> None:
         super().__init__(config, config.prep_num_gpus)
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict) -> Iterator[dict]:
         row = _row(batch)
         start = time.perf_counter()
         base = {**row, "segment": 0, "segments": 0, "frames": 0, "done": False, "part_uri": "",
                 "kp_source": b"", "kp_driving": b"", "pixels": b"", "coeffs_s": 0.0, "render_s": 0.0,
                 "encode_s": 0.0, "error": ""}  # fmt: skip
-        try:
-            request = request_from_json(row["request"])
-            source = self.source(row["source_key"])
-            features = audio_features(local_input(request.audio, "audio"))
-            head = None if request.head is None else self.pipeline.models.head(request.head)
-            coeffs = self.pipeline.coefficients(request, source, features, head)
-            kp_source, chunks = self.pipeline.keypoints(request, source, coeffs)
-            kp = torch.cat(list(chunks)).float().cpu().numpy()
-        except Exception as err:
-            base.update(error=_reason(err), coeffs_s=time.perf_counter() - start)
-            return _batch([base])
-        step = self.config.segment_frames
-        count = math.ceil(len(kp) / step)
-        rows = []
-        for index in range(count):
-            part = parts_uri(self.config.out, row, step, index)
-            piece = kp[index * step : (index + 1) * step]
-            done = storage.exists(part)  # rendered by an interrupted earlier run
-            rows.append({**base, "segment": index, "segments": count, "frames": len(piece), "done": done,
-                         "part_uri": part, "kp_source": pack(kp_source.float().cpu().numpy()),
-                         "kp_driving": b"" if done else pack(piece)})  # fmt: skip
-        rows[0]["coeffs_s"] = time.perf_counter() - start
-        return _batch(rows)
+        with tempfile.TemporaryDirectory(prefix="tf-coeff-") as tmp:
+            try:
+                request = request_from_json(row["request"])
+                source = self.source(row["source_key"])
+                features = decode_pcm(local_input(request.audio, "audio"), Path(tmp) / "audio.f32")
+                head = None if request.head is None else self.pipeline.models.head(request.head)
+            except Exception as err:
+                base.update(error=_reason(err), coeffs_s=time.perf_counter() - start)
+                yield _batch([base])
+                return
+            step, error = self.config.segment_frames, ""
+            count = math.ceil(features.num_frames / step)
+            for index in range(count):
+                first, last = index * step, min((index + 1) * step, features.num_frames)
+                part = parts_uri(self.config.out, row, step, index)
+                done = storage.exists(part)  # rendered by an interrupted earlier run
+                segment = {**base, "segment": index, "segments": count, "frames": last - first,
+                           "done": done, "part_uri": part}  # fmt: skip
+                if not (done or error):
+                    try:
+                        kp_source, kp = self.pipeline.keypoint_span(
+                            request, source, features, head, first, last
+                        )
+                        segment.update(kp_source=pack(kp_source.float().cpu().numpy()),
+                                       kp_driving=pack(kp.float().cpu().numpy()))  # fmt: skip
+                    except Exception as err:  # the row's later segments carry the same reason
+                        error = f"segment {index}: {_reason(err)}"
+                segment.update(error=error, coeffs_s=time.perf_counter() - start)
+                start = time.perf_counter()
+                yield _batch([segment])
 
 
 class RenderActor(_ModelStage):
@@ -192,17 +201,16 @@ def join_row(request_json: str, output_uri: str, content_hash: str, parts: list[
     """Task: the row's parts + its audio -> one mp4 (video packets copied), published with its hash."""
     start = time.perf_counter()
     request = request_from_json(request_json)
-    audio = load_audio(local_input(request.audio, "audio"))
-    frames = num_video_frames(len(audio))
-    wav = crop_or_pad(audio, frames * samples_per_frame())
     with tempfile.TemporaryDirectory(prefix="tf-join-") as tmp:
+        pcm = decode_pcm(local_input(request.audio, "audio"), Path(tmp) / "audio.f32").pcm
+        frames = num_video_frames(len(pcm))
         local = []
         for index, part in enumerate(parts):
             local.append(Path(tmp) / f"{index:06d}.mp4")
             local[-1].write_bytes(storage.read_bytes(part))
         metadata = {HASH_KEY: content_hash, FRAMES_KEY: str(frames)}
         with storage.atomic_output(output_uri, metadata=metadata) as out:
-            joined = join_segments(local, out, wav, SAMPLE_RATE, writer_config(config))
+            joined = join_segments(local, out, pcm, SAMPLE_RATE, writer_config(config))
             if joined != frames:
                 raise ValueError(f"joined {joined} frames for {output_uri}, the audio drives {frames}")
     for part in parts:

@@ -8,6 +8,7 @@ minus 20 dB, then a symmetric [-4, 4] normalisation with clipping.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,8 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
 
 MEL_BLOCK = 4096  # spectrogram frames computed at once: ~70 MB of float64 work arrays, any clip length
 
+SampleReader = Callable[[int, int], np.ndarray]  # read(a, b): samples a..b-1, 0 <= a <= b <= length
+
 
 def melspectrogram(wav: np.ndarray, cfg: MelConfig = MelConfig(), block: int = MEL_BLOCK) -> np.ndarray:
     """Normalised log-mel spectrogram [M, num_mels] float64, M = 1 + len(wav) // hop_size.
@@ -99,21 +102,35 @@ def melspectrogram(wav: np.ndarray, cfg: MelConfig = MelConfig(), block: int = M
     wav = np.asarray(wav)
     if wav.ndim != 1 or wav.size == 0:
         raise ValueError(f"wav must be a non-empty 1-D array, got shape {wav.shape}")
-    if cfg.win_size != cfg.n_fft:
-        raise ValueError(f"win_size ({cfg.win_size}) must equal n_fft ({cfg.n_fft})")
-    count, half = 1 + len(wav) // cfg.hop_size, cfg.n_fft // 2
+    count = num_mel_rows(len(wav), cfg)
     out = np.empty((count, cfg.num_mels))
     for first in range(0, count, block):
         last = min(first + block, count)
-        # this block's frames read samples [lo, hi) of the signal (negative or past the end: padding)
-        lo, hi = first * cfg.hop_size - half, (last - 1) * cfg.hop_size + cfg.n_fft - half
-        a, b = max(lo, 0), min(hi, len(wav))
-        piece = np.zeros(hi - lo)
-        if a < b:  # pre-emphasis of samples a..b-1 needs sample a-1
-            emphasised = preemphasis(wav[max(a - 1, 0) : b], cfg.preemphasis)
-            piece[a - lo : b - lo] = emphasised[1:] if a > 0 else emphasised
-        out[first:last] = _log_mel(_frame_magnitudes(piece, cfg.n_fft, cfg.hop_size), cfg)
+        out[first:last] = mel_rows(lambda a, b: wav[a:b], len(wav), first, last, cfg)
     return out
+
+
+def num_mel_rows(num_samples: int, cfg: MelConfig = MelConfig()) -> int:
+    """M = 1 + num_samples // hop_size spectrogram frames (centred STFT)."""
+    return 1 + num_samples // cfg.hop_size
+
+
+def mel_rows(
+    read: SampleReader, num_samples: int, first: int, last: int, cfg: MelConfig = MelConfig()
+) -> np.ndarray:
+    """Rows ``first..last-1`` of the spectrogram of a ``num_samples`` signal whose samples ``read`` returns:
+    the same values as :func:`melspectrogram` of the whole signal, reading only the samples they need."""
+    if cfg.win_size != cfg.n_fft:
+        raise ValueError(f"win_size ({cfg.win_size}) must equal n_fft ({cfg.n_fft})")
+    half = cfg.n_fft // 2
+    # these frames read samples [lo, hi) of the signal (negative or past the end: zero padding)
+    lo, hi = first * cfg.hop_size - half, (last - 1) * cfg.hop_size + cfg.n_fft - half
+    a, b = max(lo, 0), min(hi, num_samples)
+    piece = np.zeros(hi - lo)
+    if a < b:  # pre-emphasis of samples a..b-1 needs sample a-1
+        emphasised = preemphasis(read(max(a - 1, 0), b), cfg.preemphasis)
+        piece[a - lo : b - lo] = emphasised[1:] if a > 0 else emphasised
+    return _log_mel(_frame_magnitudes(piece, cfg.n_fft, cfg.hop_size), cfg)
 
 
 def _log_mel(mag: np.ndarray, cfg: MelConfig) -> np.ndarray:

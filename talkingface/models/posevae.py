@@ -152,6 +152,19 @@ class PoseChunks:
     def count(self) -> int:
         return self.full + (self.remainder > 0)
 
+    def embedded(self, k: int, seq_len: int = 32) -> range:
+        """The frames whose audio chunk ``k`` embeds (the remainder chunk: the last seq_len from frame 1)."""
+        if k < self.full:
+            return range(1 + seq_len * k, 1 + seq_len * (k + 1))
+        num_frames = 1 + seq_len * self.full + self.remainder
+        return range(max(1, num_frames - seq_len), num_frames)
+
+    def outputs(self, k: int, seq_len: int = 32) -> range:
+        """The frames chunk ``k``'s motion is kept for: its last ``len(outputs)`` decoder steps."""
+        if k < self.full:
+            return self.embedded(k, seq_len)
+        return range(1 + seq_len * self.full, 1 + seq_len * self.full + self.remainder)
+
 
 class Audio2Pose(nn.Module):
     """Audio encoder + CVAE (``netG``) + motion discriminator (``netD_motion``)."""

@@ -34,6 +34,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from talkingface.audio import FPS, AudioFeatures, audio_features
+from talkingface.audio.features import WindowSource
 from talkingface.audio2coeff import Audio2CoeffConfig
 from talkingface.face.crop import MODES, CropInfo
 from talkingface.face.detect import DetectorConfig, LandmarkDetector
@@ -208,6 +209,14 @@ def read_image(uri: str) -> tuple[np.ndarray, str]:
     return pixels, hashlib.sha256(data).hexdigest()
 
 
+def _emotional(head: torch.nn.Module, exp: torch.Tensor, request: RenderRequest) -> torch.Tensor:
+    """The request's emotion head applied to ExpNet betas exp [n, 64] (the first frame_len - 1 rows of a
+    span that starts inside the clip are only the head's warm-up)."""
+    from talkingface.emotion import apply_head
+
+    return apply_head(head, exp, request.emotion, request.intensity, request.alpha, request.ortho)
+
+
 def crop_aspect_frames(frames: Iterator[np.ndarray], info: CropInfo, size: int) -> Iterator[np.ndarray]:
     """Frames resized to ``size`` x ``int(size * h / w)`` of the cut region, as SadTalker writes them."""
     width, height = info.as_sadtalker()[0]
@@ -328,6 +337,13 @@ class TalkingFacePipeline:
             .rows
         )
 
+    def references(self, request: RenderRequest) -> dict[str, torch.Tensor | None]:
+        """Rows [N, 73] of the request's reference videos (``ref_eyeblink``, ``ref_pose``; None: unset)."""
+        return {
+            name: None if path is None else self.reference_rows(path, name.replace("_", "-"), request)
+            for name, path in (("ref_eyeblink", request.ref_eyeblink), ("ref_pose", request.ref_pose))
+        }
+
     def coefficients(
         self,
         request: RenderRequest,
@@ -336,21 +352,36 @@ class TalkingFacePipeline:
         head: torch.nn.Module | None = None,
     ) -> torch.Tensor:
         """Audio2Coeff's [T, 70] coefficients, the emotion head applied to the expression columns."""
-        refs = {
-            name: None if path is None else self.reference_rows(path, name.replace("_", "-"), request)
-            for name, path in (("ref_eyeblink", request.ref_eyeblink), ("ref_pose", request.ref_pose))
-        }
         model = self.models.audio2coeff(request.size, request.expnet_checkpoint, request.posevae_checkpoint)
         cfg = Audio2CoeffConfig(pose_style=request.pose_style, seed=request.seed)
-        coeffs = model.predict(features.mel_windows, source.row, cfg, **refs).coeffs
-        if head is not None:
-            from talkingface.emotion import apply_head
+        coeffs = model.predict(features.mel_windows, source.row, cfg, **self.references(request)).coeffs
+        if head is None:
+            return coeffs
+        return torch.cat([_emotional(head, coeffs[:, :64], request).to(coeffs), coeffs[:, 64:]], dim=1)
 
-            exp = apply_head(
-                head, coeffs[:, :64], request.emotion, request.intensity, request.alpha, request.ortho
-            )
-            coeffs = torch.cat([exp.to(coeffs), coeffs[:, 64:]], dim=1)
-        return coeffs
+    def coefficient_span(
+        self,
+        request: RenderRequest,
+        source: SourceFace,
+        features: WindowSource,
+        head: torch.nn.Module | None,
+        start: int,
+        stop: int,
+        refs: dict[str, torch.Tensor | None] | None = None,
+    ) -> torch.Tensor:
+        """``coefficients(...)[start:stop]`` (to float rounding) from the audio of those frames and their
+        neighbours (PoseVAE chunks, smoothing, the head's window): long clips, span by span."""
+        model = self.models.audio2coeff(request.size, request.expnet_checkpoint, request.posevae_checkpoint)
+        cfg = Audio2CoeffConfig(pose_style=request.pose_style, seed=request.seed)
+        refs = refs or {}
+        first = start if head is None else max(0, start - (head.config.frame_len - 1))  # causal windows
+        exp = model.expression_span(
+            features, source.row, cfg, first, stop, ref_eyeblink=refs.get("ref_eyeblink")
+        )
+        if head is not None:
+            exp = _emotional(head, exp, request)
+        pose = model.pose_span(features, source.row, cfg, start, stop, ref_pose=refs.get("ref_pose"))
+        return torch.cat([exp[start - first :].to(pose), pose], dim=1)
 
     def frames(
         self, request: RenderRequest, source: SourceFace, coeffs: torch.Tensor
@@ -369,28 +400,65 @@ class TalkingFacePipeline:
         keypoints is then independent per frame, so any slice of them renders the same frames as the
         whole clip does.
         """
+        return self._keypoints(request, source, coeffs, 0, len(coeffs), range(len(coeffs)))
+
+    def keypoint_span(
+        self,
+        request: RenderRequest,
+        source: SourceFace,
+        features: WindowSource,
+        head: torch.nn.Module | None,
+        start: int,
+        stop: int,
+        refs: dict[str, torch.Tensor | None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """kp_source [1, K, 3] and the driving keypoints [stop - start, K, 3] of frames start..stop-1: those
+        of :meth:`keypoints` over the whole clip's coefficients (to float rounding), computed from the
+        coefficients their windows reach. Memory depends on the span, not on the clip's length."""
+        radius, num_frames = SemanticsConfig.radius, len(features)
+        lo, hi = max(0, start - radius), min(num_frames, stop + radius)
+        coeffs = self.coefficient_span(request, source, features, head, lo, hi, refs)
+        kp_source, chunks = self._keypoints(request, source, coeffs, lo, num_frames, range(start, stop))
+        return kp_source, torch.cat(list(chunks))
+
+    def _keypoints(
+        self,
+        request: RenderRequest,
+        source: SourceFace,
+        coeffs: torch.Tensor,
+        first_row: int,
+        num_frames: int,
+        frames: range,
+    ) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
+        """kp_source and the keypoints of ``frames`` in chunks; ``coeffs`` are rows ``first_row..`` of a
+        ``num_frames``-frame clip and cover the frames' windows."""
         full = source.info.pastes_back
         cfg = SemanticsConfig(
             size=request.size, expression_scale=request.expression_scale, still=request.still, full=full
         )
         device = self.models.device
         mapping = self.models.mapping(full)
-        rows = driving_rows(coeffs, source.row, cfg)  # [T, 73]
+        rows = driving_rows(coeffs, source.row, cfg)  # [n, 73]
         kp_canonical = source.prepared.kp_canonical.to(device)
         views = {
-            name: None if keys is None else camera_angles(keys, len(rows)).to(device)
+            name: None if keys is None else camera_angles(keys, num_frames).to(device)
             for name, keys in (("yaw", request.yaw), ("pitch", request.pitch), ("roll", request.roll))
         }
 
-        def posed(semantics: torch.Tensor, frames: slice | None = None) -> torch.Tensor:
-            angles = {} if frames is None else {k: v[frames] for k, v in views.items() if v is not None}
+        def posed(semantics: torch.Tensor, span: slice | None = None) -> torch.Tensor:
+            angles = {} if span is None else {k: v[span] for k, v in views.items() if v is not None}
             with torch.inference_mode():
                 return transform_keypoints(kp_canonical, mapping(semantics.to(device)), **angles)
 
         kp_source = posed(source_semantics(source.row, cfg))
-        chunks = (slice(i, i + MAPPING_CHUNK) for i in range(0, len(rows), MAPPING_CHUNK))
+        chunks = (
+            slice(i, min(i + MAPPING_CHUNK, frames.stop))
+            for i in range(frames.start, frames.stop, MAPPING_CHUNK)
+        )
         # windows built per chunk: memory for 64 frames' [73, 27] windows, not the whole clip's
-        kp_driving = (posed(semantic_windows(rows, cfg.radius, frames), frames) for frames in chunks)
+        kp_driving = (
+            posed(semantic_windows(rows, cfg.radius, span, first_row, num_frames), span) for span in chunks
+        )
         return kp_source, kp_driving
 
     def render_keypoints(

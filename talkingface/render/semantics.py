@@ -120,16 +120,26 @@ def driving_rows(coeffs, source_coeff, cfg: SemanticsConfig) -> torch.Tensor:
     return rows
 
 
-def semantic_windows(rows: torch.Tensor, radius: int = 13, frames: slice | None = None) -> torch.Tensor:
+def semantic_windows(
+    rows: torch.Tensor,
+    radius: int = 13,
+    frames: slice | None = None,
+    first_row: int = 0,
+    num_frames: int | None = None,
+) -> torch.Tensor:
     """Rows [T, C] -> per-frame windows [T, C, 2r+1]: frame f sees rows clamp(f-r .. f+r).
 
     ``frames`` (a step-1 slice of 0..T-1) builds only those frames' windows, [len(frames), C, 2r+1]: the
-    same values as the matching slice of the whole clip's, in memory for the slice alone.
+    same values as the matching slice of the whole clip's, in memory for the slice alone. ``rows`` may
+    also hold only rows ``first_row..`` of a ``num_frames``-frame clip, as long as they cover the windows.
     """
     if rows.ndim != 2 or rows.shape[0] == 0:
         raise ValueError(f"rows must be [T>0, C], got {tuple(rows.shape)}")
-    frames = torch.arange(rows.shape[0])[frames or slice(None)]
-    index = (frames[:, None] + torch.arange(-radius, radius + 1)[None]).clamp(0, rows.shape[0] - 1)
+    num_frames = first_row + rows.shape[0] if num_frames is None else num_frames
+    frames = torch.arange(num_frames)[frames or slice(None)]
+    index = (frames[:, None] + torch.arange(-radius, radius + 1)[None]).clamp(0, num_frames - 1) - first_row
+    if index.numel() and (index.min() < 0 or index.max() >= rows.shape[0]):
+        raise ValueError(f"rows {first_row}..{first_row + rows.shape[0] - 1} do not cover frames {frames}")
     return rows[index].transpose(1, 2).contiguous()  # [T, W, C] -> [T, C, W]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from talkingface.audio.pcm import PcmFile
 from talkingface.video.container import VideoError, open_input, video_stream
 from talkingface.video.writer import WriterConfig, _add_audio, _mux_audio, _slice_padded
 
@@ -24,16 +25,17 @@ from talkingface.video.writer import WriterConfig, _add_audio, _mux_audio, _slic
 def join_segments(
     segments: Sequence[str | Path],
     path: str | Path,
-    audio: np.ndarray | None,
+    audio: np.ndarray | PcmFile | None,
     sample_rate: int,
     config: WriterConfig | None = None,
 ) -> int:
-    """Copy the video packets of ``segments`` (in order) into ``path`` with ``audio``; returns frames."""
+    """Copy the video packets of ``segments`` (in order) into ``path`` with ``audio``; returns frames.
+
+    ``audio`` is an array or, for long clips, a :class:`PcmFile` read one segment's samples at a time.
+    """
     config = config or WriterConfig()
     if not segments:
         raise ValueError(f"no segments to join into {path}")
-    if audio is not None:
-        audio = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
     options = {"movflags": "+faststart"} if config.container == "mp4" else {}
     frame_tb = Fraction(1, config.fps)
     try:
@@ -49,7 +51,8 @@ def join_segments(
                     frames += _copy_packets(out, video, src, stream, frames * frame_tb, segment)
                 if sound is not None:
                     target = frames * sample_rate // config.fps
-                    _mux_audio(out, sound, _slice_padded(audio, written, target), written, sample_rate)
+                    samples = np.clip(_slice_padded(audio, written, target), -1.0, 1.0).astype(np.float32)
+                    _mux_audio(out, sound, samples, written, sample_rate)
                     written = target
             if sound is not None:
                 out.mux(sound.encode(None))
