@@ -1,17 +1,18 @@
 """The render job's coefficient stage (audio file -> mel -> ExpNet + PoseVAE -> keypoints of every frame)
-on long audio: peak memory and time for a short and a long clip, bounded path vs the eager baseline, in
-one run.
+on long audio: peak memory and time for a short and a long clip, segment spans vs the whole-clip
+baseline, in one run.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/coeff_memory.py [--short 60] [--long 600]
+    PYTHONPATH=. .venv/bin/python benchmarks/coeff_memory.py [--short 60] [--long 600] [--segment 250]
 
 Each measurement runs in a fresh process: the pipeline (stand-in weights, tiny renderer at 128 px,
 OpenCV boxes + template landmarks) and the source image are prepared first, then the process's resident
 memory is sampled every 2 ms while the stage runs; the figure is the peak minus the resident memory just
-before it. ``bounded`` is what the render job runs (``CoeffActor``): the mel computed in blocks, the
-per-frame mel windows cut one audio-encoder batch at a time, the 27-frame semantic windows built per
-MappingNet chunk. ``eager`` (the baseline, the way it was before) holds the whole clip's STFT, its
-[T, 80, 16] mel windows and its [T, 73, 27] semantic windows at once. Per-minute growth = (long - short)
-/ (minutes between them); the hour figure extrapolates it.
+before it. ``segments`` is what the render job runs (``CoeffActor``): the audio decoded block by block
+into a raw file, then each segment's keypoints from the samples its frames and their windows need; the
+packed keypoints of every segment are kept, as Ray may hold a task's yielded rows until it ends.
+``whole`` (the baseline, the job before) loads the waveform, computes the clip's mel in blocks and runs
+Audio2Coeff and the keypoints over the whole clip (windows cut batch by batch). Per-minute growth =
+(long - short) / (minutes between them); the hour figure extrapolates it.
 """
 
 from __future__ import annotations
@@ -36,13 +37,12 @@ def resident_mib() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE_MIB
 
 
-def stage(root: str, seconds: float, mode: str, queue) -> None:
+def stage(root: str, seconds: float, mode: str, segment: int, queue) -> None:
     import torch
 
-    from talkingface.audio import audio_features, melspectrogram
-    from talkingface.audio2coeff import Audio2CoeffConfig
+    from talkingface.audio import audio_features
+    from talkingface.audio.pcm import decode_pcm
     from talkingface.render.pipeline import PipelineConfig, RenderRequest, TalkingFacePipeline
-    from talkingface.render.semantics import SemanticsConfig, driving_rows, semantic_windows
 
     torch.set_num_threads(2)
     config = PipelineConfig(model_config="tiny", detector="haar", landmarks="template")
@@ -64,30 +64,28 @@ def stage(root: str, seconds: float, mode: str, queue) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    features = audio_features(audio)
-    held = []
-    if mode == "eager":  # the whole clip's STFT, mel windows and semantic windows at once
-        melspectrogram(features.wav, block=1 << 40)
-        held.append(features.windows)
-    model = pipeline.models.audio2coeff(request.size, None, None)
-    windows = features.windows if mode == "eager" else features.mel_windows
-    coeffs = model.predict(windows, source.row, Audio2CoeffConfig()).coeffs
-    if mode == "eager":
-        cfg = SemanticsConfig(size=request.size, full=source.info.pastes_back)
-        held.append(semantic_windows(driving_rows(coeffs, source.row, cfg), cfg.radius))
-    _, chunks = pipeline.keypoints(request, source, coeffs)
-    keypoints = torch.cat(list(chunks))
+    if mode == "whole":
+        coeffs = pipeline.coefficients(request, source, audio_features(audio))
+        frames = len(torch.cat(list(pipeline.keypoints(request, source, coeffs)[1])))
+    else:
+        features = decode_pcm(audio, Path(root) / f"{seconds:g}s-{mode}.f32")
+        packed = []  # what Ray may hold of the yielded segment rows
+        for first in range(0, features.num_frames, segment):
+            last = min(first + segment, features.num_frames)
+            _, kp = pipeline.keypoint_span(request, source, features, None, first, last)
+            packed.append(kp.numpy().tobytes())
+        frames = sum(len(p) for p in packed) // (4 * kp[0].numel())
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
-    queue.put({"mode": mode, "audio_s": seconds, "frames": len(keypoints), "seconds": round(elapsed, 1),
+    queue.put({"mode": mode, "audio_s": seconds, "frames": frames, "seconds": round(elapsed, 1),
                "peak_mib": round(max(peak[0] - before, 0.0), 1)})  # fmt: skip
 
 
-def measure(root: str, seconds: float, mode: str) -> dict:
+def measure(root: str, seconds: float, mode: str, segment: int) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=stage, args=(root, seconds, mode, queue))
+    process = context.Process(target=stage, args=(root, seconds, mode, segment, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -98,6 +96,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--short", type=float, default=60.0, help="short audio, seconds")
     p.add_argument("--long", type=float, default=600.0, help="long audio, seconds")
+    p.add_argument("--segment", type=int, default=250, help="frames per segment (the job's --segment-frames)")
     args = p.parse_args()
     import skimage.data
     from PIL import Image
@@ -106,14 +105,15 @@ def main() -> None:
         Image.fromarray(skimage.data.astronaut()).save(Path(root) / "face.png")
         for seconds in (args.short, args.long):
             soundfile.write(Path(root) / f"{seconds:g}s.wav", speechlike(seconds), 16000)
-        runs = {(m, s): measure(root, s, m) for m in ("eager", "bounded") for s in (args.short, args.long)}
+        modes = ("whole", "segments")
+        runs = {(m, s): measure(root, s, m, args.segment) for m in modes for s in (args.short, args.long)}
     for r in runs.values():
         print(json.dumps(r))
     minutes = (args.long - args.short) / 60
-    for mode in ("eager", "bounded"):
+    for mode in ("whole", "segments"):
         short, long = runs[mode, args.short], runs[mode, args.long]
         per_minute = (long["peak_mib"] - short["peak_mib"]) / minutes
-        label = "eager (baseline)" if mode == "eager" else "bounded (the render job)"
+        label = "whole clip (baseline)" if mode == "whole" else f"segments of {args.segment} (the render job)"
         print(
             f"coefficient stage, {label}: peak +{short['peak_mib']} MiB for {args.short:g} s of audio, "
             f"+{long['peak_mib']} MiB for {args.long:g} s ({per_minute:.1f} MiB per minute of audio, "

@@ -3,7 +3,7 @@
 Stages (each sized on its own)::
 
     distinct images -> SourceActor pool ------------------------------> OUT/_sources/<key>.pt
-    rows -> CoeffActor pool (one row -> its segments) -> RenderActor pool (GPU / fractional)
+    rows -> CoeffActor pool (one row -> its segments, streamed) -> RenderActor pool (GPU / fractional)
          -> encode tasks (CPU, H.264 part per segment -> OUT/_parts/) -> join task per row
          -> OUT/<output>.mp4 (+ content hash in its metadata) ; OUT/_results/<run>.parquet
 """
@@ -93,11 +93,11 @@ def segments_dataset(
     """
     blocks = len(tasks) if one_per_block else min(len(tasks), 200)
     ds = tolerate_lost_blocks(ray.data.from_items([t.as_row() for t in tasks], override_num_blocks=blocks))
+    # Every yielded row is a block of its own: a clip's segments leave the coefficient actor as each is
+    # ready (not when the clip is done) and spread over the render actors instead of travelling together.
+    ds.context.target_max_block_size = 1
     coeffs = _actor_args(config, config.coeff_actors, 1, config.prep_num_gpus, one_per_block)
     ds = ds.map_batches(CoeffActor, **coeffs)
-    # One segment per block (streamed, no barrier), so a clip's segments spread over the render actors
-    # instead of travelling as one block to one actor.
-    ds = ds.repartition(target_num_rows_per_block=1)
     render = _actor_args(config, config.render_actors, config.num_cpus_per_actor, config.num_gpus_per_actor,
                          one_per_block)  # fmt: skip
     ds = ds.map_batches(RenderActor, **render)
