@@ -9,6 +9,10 @@ Randomness is explicit and seeded (``Audio2CoeffConfig.seed``):
   ``random.seed(seed)``, it also reproduces SadTalker's sequence for the same seed.
 * PoseVAE latents: one z per 32-frame chunk, ``torch.randn(n_chunks, 64)`` from
   ``torch.Generator().manual_seed(seed)``, unless z is passed in.
+
+Long clips: :meth:`Audio2Coeff.expression_span` and :meth:`Audio2Coeff.pose_span` give the rows of any
+frame range, the same as :meth:`Audio2Coeff.predict` of the whole clip, from the mel windows of that range
+and the neighbours its PoseVAE chunks and pose smoothing reach.
 """
 
 from __future__ import annotations
