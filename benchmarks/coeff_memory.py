@@ -44,7 +44,7 @@ def stage(root: str, seconds: float, mode: str, segment: int, queue) -> None:
 
     from talkingface.audio import audio_features
     from talkingface.audio.pcm import decode_pcm
-    from talkingface.render.pipeline import PipelineConfig, RenderRequest, TalkingFacePipeline
+    from talkingface.render.pipeline import ClipInputs, PipelineConfig, RenderRequest, TalkingFacePipeline
 
     torch.set_num_threads(2)
     config = PipelineConfig(model_config="tiny", detector="haar", landmarks="template")
@@ -62,7 +62,7 @@ def stage(root: str, seconds: float, mode: str, segment: int, queue) -> None:
         features = decode_pcm(warm, Path(root) / f"warm-{seconds:g}.f32")
         for first in range(0, features.num_frames, segment):
             last = min(first + segment, features.num_frames)
-            pipeline.keypoint_span(request, source, features, None, first, last)
+            pipeline.keypoint_span(ClipInputs(request, source, features), first, last)
     gc.collect()
     before, peak, done = resident_mib(), [0.0], threading.Event()
 
@@ -82,7 +82,7 @@ def stage(root: str, seconds: float, mode: str, segment: int, queue) -> None:
         packed = []  # what Ray may hold of the yielded segment rows
         for first in range(0, features.num_frames, segment):
             last = min(first + segment, features.num_frames)
-            _, kp = pipeline.keypoint_span(request, source, features, None, first, last)
+            _, kp = pipeline.keypoint_span(ClipInputs(request, source, features), first, last)
             packed.append(kp.numpy().tobytes())
         frames = sum(len(p) for p in packed) // (4 * kp[0].numel())
     elapsed = time.perf_counter() - start
@@ -128,8 +128,8 @@ def main() -> None:
         for key, what in (("peak_mib", "peak"), ("held_mib", "held at the end")):
             per_minute = (long[key] - short[key]) / minutes
             print(
-                f"coefficient stage, {label}, {what}: +{short[key]} MiB for {args.short:g} s of audio, "
-                f"+{long[key]} MiB for {args.long:g} s ({per_minute:.1f} MiB per minute of audio, "
+                f"coefficient stage, {label}, {what}: {short[key]:+.1f} MiB for {args.short:g} s of audio, "
+                f"{long[key]:+.1f} MiB for {args.long:g} s ({per_minute:.1f} MiB per minute of audio, "
                 f"about {per_minute * 60 / 1024:.2f} GiB for an hour)"
             )
         print(f"coefficient stage, {label}: {long['seconds']} s for {long['frames']} frames")

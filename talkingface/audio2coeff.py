@@ -301,11 +301,8 @@ class Audio2Coeff(nn.Module):
         ref_eyeblink: np.ndarray | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``predict(...).exp[start:stop]`` [n, 64], computed from those frames' mel windows only."""
-        cfg = cfg or Audio2CoeffConfig()
-        device = next(self.parameters()).device
-        mels = _WindowBatches(windows, device)
-        start, stop = _span(start, stop, mels.num_frames)
-        source = _source_row(source_coeff).to(device)
+        cfg, mels, start, stop, source = self._span_inputs(windows, source_coeff, cfg, start, stop)
+        device = mels.device
         frames = torch.arange(start, stop)
         if ref_eyeblink is None:
             ref_exp = COEFF_70.get(source, "exp").expand(len(frames), -1)  # [n, 64]
@@ -334,12 +331,8 @@ class Audio2Coeff(nn.Module):
     ) -> torch.Tensor:
         """``predict(...).coeffs[start:stop, 64:]``: the smoothed pose [n, 6] of those frames, from the
         PoseVAE chunks that cover them and the smoothing window around them."""
-        cfg = cfg or Audio2CoeffConfig()
-        device = next(self.parameters()).device
-        mels = _WindowBatches(windows, device)
-        num_frames = mels.num_frames
-        start, stop = _span(start, stop, num_frames)
-        source = _source_row(source_coeff).to(device)
+        cfg, mels, start, stop, source = self._span_inputs(windows, source_coeff, cfg, start, stop)
+        device, num_frames = mels.device, mels.num_frames
         ref6 = _pose_of(source)  # [6]
         # the Savitzky-Golay filter sees [lo, hi): every output frame keeps its whole window, and a clip
         # edge inside the span is fitted from the same `window` frames as in the whole clip
@@ -355,6 +348,19 @@ class Audio2Coeff(nn.Module):
             rows = _pose_of(_coeff_rows(ref_pose, "ref_pose"))  # [N, 6], looped to T as predict
             smoothed = smoothed + (rows[torch.arange(start, stop) % rows.shape[0]] - rows[:1])
         return smoothed
+
+    def _span_inputs(
+        self,
+        windows: np.ndarray | torch.Tensor | WindowSource,
+        source_coeff: np.ndarray | torch.Tensor,
+        cfg: Audio2CoeffConfig | None,
+        start: int,
+        stop: int | None,
+    ) -> tuple[Audio2CoeffConfig, _WindowBatches, int, int, torch.Tensor]:
+        """A span call's config, mel batches on the model's device, checked span and source row [70]."""
+        mels = _WindowBatches(windows, next(self.parameters()).device)
+        start, stop = _span(start, stop, mels.num_frames)
+        return cfg or Audio2CoeffConfig(), mels, start, stop, _source_row(source_coeff).to(mels.device)
 
     def _motion_span(
         self,

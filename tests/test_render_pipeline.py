@@ -24,7 +24,7 @@ from talkingface.audio import load_audio, num_video_frames
 from talkingface.models.expnet import ExpNet
 from talkingface.render.cli import main
 from talkingface.render.models import STAND_IN_WARNING, TINY_WARNING
-from talkingface.render.pipeline import PipelineConfig, RenderRequest, TalkingFacePipeline
+from talkingface.render.pipeline import ClipInputs, PipelineConfig, RenderRequest, TalkingFacePipeline
 from talkingface.video import probe, read_frames, write_video
 from talkingface.weights.load import CheckpointError, CheckpointMismatch, read_parts
 from talkingface.weights.rule import write_rule_checkpoints
@@ -69,6 +69,18 @@ def _betas(pipeline: TalkingFacePipeline, tmp_path, name: str, **kwargs) -> torc
     result = pipeline.render(RenderRequest(save_betas=str(out), **kwargs))
     assert result.betas == str(out) and result.out is None
     return torch.load(out, weights_only=True)
+
+
+def _random_head(directory: Path, seed: int) -> Path:
+    """A saved linear emotion head with small random weights (it changes the betas visibly)."""
+    from talkingface.emotion import build_head, head_config, save_module
+
+    torch.manual_seed(seed)
+    head = build_head(head_config("linear"))
+    with torch.no_grad():
+        for param in head.parameters():
+            param.normal_(0, 0.05)
+    return save_module(head, directory)
 
 
 def _run(capsys, *argv: str) -> tuple[int, dict | None, str]:
@@ -251,14 +263,7 @@ def test_reference_videos_drive_eyes_and_pose(pipeline, astronaut, short_wav, tm
 
 
 def test_emotion_head(pipeline, astronaut, short_wav, tmp_path, capsys):
-    from talkingface.emotion import build_head, head_config, save_module
-
-    torch.manual_seed(0)
-    head = build_head(head_config("linear"))
-    with torch.no_grad():
-        for param in head.parameters():
-            param.normal_(0, 0.05)
-    directory = save_module(head, tmp_path / "head")
+    directory = _random_head(tmp_path / "head", seed=0)
     base = _betas(pipeline, tmp_path, "base", image=astronaut, audio=short_wav)
 
     def emotional(alpha: float) -> torch.Tensor:
@@ -331,14 +336,8 @@ def test_keypoint_spans_of_long_audio_match_the_whole_clip(
     whole clip's keypoints."""
     from talkingface.audio import audio_features
     from talkingface.audio.pcm import decode_pcm
-    from talkingface.emotion import build_head, head_config, save_module
 
-    torch.manual_seed(1)
-    head = build_head(head_config("linear"))
-    with torch.no_grad():
-        for param in head.parameters():
-            param.normal_(0, 0.05)
-    head_dir = save_module(head, tmp_path / "head")
+    head_dir = _random_head(tmp_path / "head", seed=1)
     wav = str(tmp_path / "long.wav")  # 100 frames: the espeak clip, then noise
     speech = load_audio(espeak_wav)
     noise = np.random.default_rng(0).uniform(-0.2, 0.2, 64000 - len(speech)).astype(np.float32)
@@ -359,6 +358,6 @@ def test_keypoint_spans_of_long_audio_match_the_whole_clip(
         )
         whole = torch.cat(list(chunks))
         for start, stop in [(0, 100), (0, 1), (99, 100), (0, 30), (30, 61), (61, 100), (14, 15), (40, 88)]:
-            span_source, span = pipeline.keypoint_span(request, source, pcm, loaded, start, stop)
+            span_source, span = pipeline.keypoint_span(ClipInputs(request, source, pcm, loaded), start, stop)
             torch.testing.assert_close(span_source, kp_source)
             torch.testing.assert_close(span, whole[start:stop], rtol=1e-4, atol=1e-5)

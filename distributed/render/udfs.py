@@ -26,7 +26,7 @@ from distributed.render.plan import parts_uri, request_from_json, sources_uri
 from distributed.render.sources import load_source, save_source
 from talkingface.audio.features import num_video_frames
 from talkingface.audio.pcm import decode_pcm
-from talkingface.render.pipeline import SourceFace, TalkingFacePipeline, local_input
+from talkingface.render.pipeline import ClipInputs, SourceFace, TalkingFacePipeline, local_input
 from talkingface.video import SAMPLE_RATE, WriterConfig, write_video
 from talkingface.video.concat import join_segments
 
@@ -126,6 +126,7 @@ class CoeffActor(_ModelStage):
                 source = self.source(row["source_key"])
                 features = decode_pcm(local_input(request.audio, "audio"), Path(tmp) / "audio.f32")
                 head = None if request.head is None else self.pipeline.models.head(request.head)
+                clip = ClipInputs(request, source, features, head)
             except Exception as err:
                 base.update(error=_reason(err), coeffs_s=time.perf_counter() - start)
                 yield _batch([base])
@@ -140,9 +141,7 @@ class CoeffActor(_ModelStage):
                            "done": done, "part_uri": part}  # fmt: skip
                 if not (done or error):
                     try:
-                        kp_source, kp = self.pipeline.keypoint_span(
-                            request, source, features, head, first, last
-                        )
+                        kp_source, kp = self.pipeline.keypoint_span(clip, first, last)
                         segment.update(kp_source=pack(kp_source.float().cpu().numpy()),
                                        kp_driving=pack(kp.float().cpu().numpy()))  # fmt: skip
                     except Exception as err:  # the row's later segments carry the same reason

@@ -188,6 +188,19 @@ class SourceFace:
     warnings: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class ClipInputs:
+    """One clip's inputs for span-by-span work on long audio (:meth:`TalkingFacePipeline.keypoint_span`):
+    the request, its prepared source, the audio's mel windows (e.g. a ``PcmFeatures``), the emotion head
+    and the reference videos' rows (:meth:`TalkingFacePipeline.references`)."""
+
+    request: RenderRequest
+    source: SourceFace
+    features: WindowSource
+    head: torch.nn.Module | None = None
+    refs: dict[str, torch.Tensor | None] = field(default_factory=dict)
+
+
 def local_input(uri: str, role: str) -> Path:
     """A local path for an input file or storage URI; FileNotFoundError naming the input otherwise."""
     from storage import download_to_cache
@@ -359,28 +372,18 @@ class TalkingFacePipeline:
             return coeffs
         return torch.cat([_emotional(head, coeffs[:, :64], request).to(coeffs), coeffs[:, 64:]], dim=1)
 
-    def coefficient_span(
-        self,
-        request: RenderRequest,
-        source: SourceFace,
-        features: WindowSource,
-        head: torch.nn.Module | None,
-        start: int,
-        stop: int,
-        refs: dict[str, torch.Tensor | None] | None = None,
-    ) -> torch.Tensor:
+    def coefficient_span(self, clip: ClipInputs, start: int, stop: int) -> torch.Tensor:
         """``coefficients(...)[start:stop]`` (to float rounding) from the audio of those frames and their
         neighbours (PoseVAE chunks, smoothing, the head's window): long clips, span by span."""
+        request, head = clip.request, clip.head
         model = self.models.audio2coeff(request.size, request.expnet_checkpoint, request.posevae_checkpoint)
         cfg = Audio2CoeffConfig(pose_style=request.pose_style, seed=request.seed)
-        refs = refs or {}
+        features, row, refs = clip.features, clip.source.row, clip.refs
         first = start if head is None else max(0, start - (head.config.frame_len - 1))  # causal windows
-        exp = model.expression_span(
-            features, source.row, cfg, first, stop, ref_eyeblink=refs.get("ref_eyeblink")
-        )
+        exp = model.expression_span(features, row, cfg, first, stop, ref_eyeblink=refs.get("ref_eyeblink"))
         if head is not None:
             exp = _emotional(head, exp, request)
-        pose = model.pose_span(features, source.row, cfg, start, stop, ref_pose=refs.get("ref_pose"))
+        pose = model.pose_span(features, row, cfg, start, stop, ref_pose=refs.get("ref_pose"))
         return torch.cat([exp[start - first :].to(pose), pose], dim=1)
 
     def frames(
@@ -402,23 +405,15 @@ class TalkingFacePipeline:
         """
         return self._keypoints(request, source, coeffs, 0, len(coeffs), range(len(coeffs)))
 
-    def keypoint_span(
-        self,
-        request: RenderRequest,
-        source: SourceFace,
-        features: WindowSource,
-        head: torch.nn.Module | None,
-        start: int,
-        stop: int,
-        refs: dict[str, torch.Tensor | None] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def keypoint_span(self, clip: ClipInputs, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """kp_source [1, K, 3] and the driving keypoints [stop - start, K, 3] of frames start..stop-1: those
         of :meth:`keypoints` over the whole clip's coefficients (to float rounding), computed from the
         coefficients their windows reach. Memory depends on the span, not on the clip's length."""
-        radius, num_frames = SemanticsConfig.radius, len(features)
+        radius, num_frames = SemanticsConfig.radius, len(clip.features)
         lo, hi = max(0, start - radius), min(num_frames, stop + radius)
-        coeffs = self.coefficient_span(request, source, features, head, lo, hi, refs)
-        kp_source, chunks = self._keypoints(request, source, coeffs, lo, num_frames, range(start, stop))
+        coeffs = self.coefficient_span(clip, lo, hi)
+        frames = range(start, stop)
+        kp_source, chunks = self._keypoints(clip.request, clip.source, coeffs, lo, num_frames, frames)
         return kp_source, torch.cat(list(chunks))
 
     def _keypoints(
