@@ -131,6 +131,23 @@ def test_manifest_on_s3_good_bad_rerun_and_changed_row(ray_session, s3_bucket, m
     assert s3.head_object(Bucket=s3_bucket, Key="videos/nested/b.mp4")["ETag"] != etags["nested/b.mp4"]
 
 
+def test_out_of_range_settings_are_reported_without_an_emotion(media, tmp_path):
+    """Validation alone (no Ray, no model): an intensity outside [0, 1] is a bad row even where no emotion
+    uses it, named with its line; the good row is planned."""
+    from distributed.render.plan import Planner
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "id,audio,image,intensity\n"
+        f"ok,{media / 'short.wav'},{media / 'face.png'},0.5\n"
+        f"typo,{media / 'short.wav'},{media / 'face.png'},1.7\n"
+    )
+    plan = Planner(RenderBatchConfig(manifest=str(manifest), out=str(tmp_path / "out"), **FACES)).plan()
+    assert [t.id for t in plan.tasks] == ["ok"]
+    assert [(bad.line, bad.id) for bad in plan.invalid] == [(3, "typo")]
+    assert "intensity" in plan.invalid[0].reason and "1.7" in plan.invalid[0].reason
+
+
 def test_segments_on_two_actors_match_a_single_pass(ray_session, media, tmp_path):
     """2 s (50 frames; ``TALKINGFACE_SEAM_SECONDS``: longer) cut into segments of 12 frames (of 250 from
     30 s on) over 2 render actors, lossless H.264 so the comparison

@@ -155,8 +155,7 @@ class Planner:
         self._outputs[output_uri] = entry.line
         request = RenderRequest(image=values["image"], audio=values["audio"], out=output_uri,
                                 batch_size=cfg.batch_size, **params)  # fmt: skip
-        if request.emotion is not None:
-            check_intensity(request.intensity)
+        check_intensity(request.intensity)  # also without an emotion: a typo should not pass silently
         if request.head is not None:
             if not Path(request.head).is_dir():
                 raise FileNotFoundError(f"emotion head directory not found: {request.head}")
