@@ -139,7 +139,10 @@ def semantic_windows(
     frames = torch.arange(num_frames)[frames or slice(None)]
     index = (frames[:, None] + torch.arange(-radius, radius + 1)[None]).clamp(0, num_frames - 1) - first_row
     if index.numel() and (index.min() < 0 or index.max() >= rows.shape[0]):
-        raise ValueError(f"rows {first_row}..{first_row + rows.shape[0] - 1} do not cover frames {frames}")
+        span = f"{int(frames[0])}..{int(frames[-1])}"
+        raise ValueError(
+            f"rows {first_row}..{first_row + rows.shape[0] - 1} do not cover the windows of frames {span}"
+        )
     return rows[index].transpose(1, 2).contiguous()  # [T, W, C] -> [T, C, W]
 
 
